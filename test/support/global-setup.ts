@@ -1,2 +1,58 @@
-// Placeholder replaced by the services-backed setup (core/services.ts).
-export default async function setup(): Promise<void> {}
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { Redis } from 'ioredis';
+import type { TestProject } from 'vitest/node';
+import { runMigrations } from '../../core/db/migrate.js';
+import { dropDatabase, ensureDatabase, provideServices, withDatabase } from '../../core/services.js';
+
+/**
+ * Once per `vitest run`: find or start Postgres and Redis (core/services.ts), migrate a template
+ * database, and tell test files where it is. Each file then clones the template into a database of
+ * its own and uses a Redis key prefix of its own (test/support/env.ts), so files run in parallel and
+ * runs never collide. Everything made here is removed at the end.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'ao-test-'));
+  const services = await provideServices({ dataDir, persistent: false, database: 'postgres' });
+  const adminUrl = services.postgres.adminUrl;
+  const template = `ao_test_${runId}_template`;
+  await ensureDatabase(adminUrl, template);
+  await runMigrations(withDatabase(adminUrl, template));
+
+  project.provide('aoTest', { runId, adminUrl, template, redisUrl: services.redis.url });
+
+  return async () => {
+    const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    const dbs = await sql<Array<{ datname: string }>>`
+      select datname from pg_database where datname like ${`ao_test_${runId}_%`}`;
+    await sql.end();
+    for (const { datname } of dbs) await dropDatabase(adminUrl, datname);
+    await deleteRedisKeys(services.redis.url, `ao-test-${runId}-*`);
+    await services.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+}
+
+async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    aoTest: { runId: string; adminUrl: string; template: string; redisUrl: string };
+  }
+}

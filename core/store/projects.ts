@@ -1,0 +1,44 @@
+import postgres from 'postgres';
+import type { Db } from '../db/connect.js';
+import { Project } from '../domain.js';
+import { AoError } from '../errors.js';
+
+export interface NewProject {
+  id: string;
+  path: string;
+  repoUrl: string;
+  defaultBranch: string;
+}
+
+export async function insertProject(db: Db, project: NewProject): Promise<Project> {
+  try {
+    const [row] = await db<[{ json: unknown }]>`
+      insert into ao.projects as p (id, path, repo_url, default_branch)
+      values (${project.id}, ${project.path}, ${project.repoUrl}, ${project.defaultBranch})
+      returning ao.project_json(p) as json`;
+    return Project.parse(row.json);
+  } catch (err) {
+    if (err instanceof postgres.PostgresError && err.code === '23505') {
+      throw new AoError('PROJECT_EXISTS', `project ${project.id} already exists`, { projectId: project.id });
+    }
+    throw err;
+  }
+}
+
+export async function getProject(db: Db, id: string): Promise<Project | null> {
+  const [row] = await db<[{ json: unknown }?]>`
+    select ao.project_json(p) as json from ao.projects p where p.id = ${id}`;
+  return row ? Project.parse(row.json) : null;
+}
+
+export async function requireProject(db: Db, id: string): Promise<Project> {
+  const project = await getProject(db, id);
+  if (!project) throw new AoError('PROJECT_NOT_FOUND', `project ${id} does not exist`, { projectId: id });
+  return project;
+}
+
+export async function listProjects(db: Db): Promise<Project[]> {
+  const rows = await db<Array<{ json: unknown }>>`
+    select ao.project_json(p) as json from ao.projects p order by p.created_at, p.id`;
+  return rows.map((row) => Project.parse(row.json));
+}

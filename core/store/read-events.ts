@@ -1,0 +1,90 @@
+import type { Db } from '../db/connect.js';
+import { AoError } from '../errors.js';
+
+export interface ChangeEvent {
+  /** the cursor: pass it back as `after` */
+  id: string;
+  txId: string;
+  op: 'insert' | 'update' | 'delete';
+  type: string;
+  entity: 'session' | 'pr' | 'check' | 'review_thread' | 'job';
+  key: string;
+  projectId: string | null;
+  sessionId: string | null;
+  jobId: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  createdAt: string;
+}
+
+/**
+ * A position in the change log. Events are read in (transaction id, id) order and only below
+ * a horizon no running transaction of the database is under (ao.read_change_log), so a reader
+ * never moves past an event that has yet to commit (gap-free). The cursor is `<txId>-<id>`;
+ * "0" is the beginning.
+ */
+export interface Cursor {
+  txId: bigint;
+  id: bigint;
+}
+
+export const START: Cursor = { txId: 0n, id: 0n };
+
+export function parseCursor(value: string | undefined | null): Cursor {
+  if (value === undefined || value === null || value === '' || value === '0') return START;
+  const match = /^(\d{1,19})-(\d{1,19})$/.exec(value);
+  if (!match) {
+    throw new AoError('INVALID_CURSOR', `invalid cursor ${JSON.stringify(value)}: pass an event id or 0`, {
+      cursor: value,
+    });
+  }
+  return { txId: BigInt(match[1] as string), id: BigInt(match[2] as string) };
+}
+
+export function formatCursor(cursor: Cursor): string {
+  return cursor.txId === 0n && cursor.id === 0n ? '0' : `${cursor.txId}-${cursor.id}`;
+}
+
+interface Row {
+  tx_id: string;
+  id: string;
+  op: ChangeEvent['op'];
+  type: string;
+  entity: ChangeEvent['entity'];
+  entity_key: string;
+  project_id: string | null;
+  session_id: string | null;
+  job_id: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  created_at: string;
+}
+
+export async function readEvents(
+  db: Db,
+  options: { after: Cursor; limit: number },
+): Promise<{ events: ChangeEvent[]; nextCursor: string }> {
+  const rows = await db<Row[]>`
+    select tx_id::text, id::text, op, type, entity, entity_key, project_id, session_id, job_id,
+      before, after, ao.iso(created_at) as created_at
+    from ao.read_change_log(${options.after.txId.toString()}::bigint, ${options.after.id.toString()}::bigint,
+      ${options.limit}::integer)`;
+  const events = rows.map(
+    (r): ChangeEvent => ({
+      id: `${r.tx_id}-${r.id}`,
+      txId: r.tx_id,
+      op: r.op,
+      type: r.type,
+      entity: r.entity,
+      key: r.entity_key,
+      projectId: r.project_id,
+      sessionId: r.session_id,
+      jobId: r.job_id,
+      before: r.before,
+      after: r.after,
+      createdAt: r.created_at,
+    }),
+  );
+  const last = events.at(-1);
+  return { events, nextCursor: last ? last.id : formatCursor(options.after) };
+}
