@@ -180,3 +180,35 @@ export const ClaimResult = z
   })
   .meta({ id: 'ClaimResult' });
 export type ClaimResult = z.infer<typeof ClaimResult>;
+
+export const Job = z
+  .object({
+    id: z.string(),
+    kind: JobKind,
+    state: JobState,
+    sessionId: z.string().nullable(),
+    request: z.unknown(),
+    result: z.unknown().nullable(),
+    error: JobError.nullable(),
+    attempts: z.number().int(),
+    progress: z.object({ done: z.number().int(), total: z.number().int() }).nullable(),
+    step: z.string().nullable().describe('what the job is doing now, e.g. "fetching PR from GitHub"'),
+    parentId: z.string().nullable(),
+    createdAt: IsoTime,
+    updatedAt: IsoTime,
+    finishedAt: IsoTime.nullable(),
+  })
+  .meta({ id: 'Job' });
+export type Job = z.infer<typeof Job>;
+
+/** What a claim job was asked to do (the job's `request`), resolved by the API before enqueueing. */
+export const ClaimRequest = z.object({
+  pr: z.object({
+    owner: z.string().min(1),
+    repo: z.string().min(1),
+    number: z.number().int().positive(),
+    url: z.string(),
+  }),
+  allowTakeover: z.boolean(),
+});
+export type ClaimRequest = z.infer<typeof ClaimRequest>;

@@ -36,6 +36,11 @@ export interface ServiceOptions {
   database?: string;
   /** embedded services keep their data across runs (ao start) or not (tests) */
   persistent?: boolean;
+  /**
+   * Start embedded services when nothing else answers (default true). Processes that run
+   * separately (`ao api`, `ao worker`) must share one Postgres and one Redis, so they do not.
+   */
+  allowEmbedded?: boolean;
   log?: (message: string) => void;
 }
 
@@ -86,6 +91,9 @@ async function providePostgres(
     }
   }
 
+  if (options.allowEmbedded === false) {
+    throw new ServiceError('no Postgres: set DATABASE_URL (nothing answers on 127.0.0.1:5432), or use `ao start`, which starts an embedded one');
+  }
   const adminUrl = await startEmbeddedPostgres(options, stops);
   await ensureDatabase(adminUrl, database);
   return { url: withDatabase(adminUrl, database), adminUrl, origin: 'embedded' };
@@ -181,6 +189,9 @@ async function provideRedis(options: ServiceOptions, stops: Array<() => Promise<
     return { url: fromEnv, origin: 'env' };
   }
   if ((await redisProblem(LOCAL_REDIS_URL)) === null) return { url: LOCAL_REDIS_URL, origin: 'local' };
+  if (options.allowEmbedded === false) {
+    throw new ServiceError('no Redis: set REDIS_URL (nothing answers on 127.0.0.1:6379), or use `ao start`, which starts one from `redis-server`');
+  }
   return { url: await startEmbeddedRedis(options, stops), origin: 'embedded' };
 }
 

@@ -22,3 +22,11 @@ export function connect(databaseUrl: string, options: ConnectOptions = {}): Pool
     connection: { application_name: options.applicationName ?? 'ao' },
   });
 }
+
+/**
+ * A jsonb parameter. postgres.js types json values structurally; our values are zod-checked
+ * domain objects (plain data), which is what JSONValue describes.
+ */
+export function jsonb(db: Db, value: unknown): postgres.Parameter {
+  return db.json(value as postgres.JSONValue);
+}

@@ -1,4 +1,4 @@
-import type { Db } from '../db/connect.js';
+import { jsonb, type Db } from '../db/connect.js';
 import type { ClaimResult, PrSnapshot } from '../domain.js';
 import { AoError, isErrorCode, type ErrorDetails } from '../errors.js';
 
@@ -32,7 +32,7 @@ type ClaimReply =
 export async function claimPr(db: Db, input: ClaimInput): Promise<ClaimOutcome> {
   const [row] = await db<[{ reply: ClaimReply }]>`
     select ao.claim_pr(${input.jobId}, ${input.sessionId}, ${input.allowTakeover},
-      ${db.json(input.snapshot)}) as reply`;
+      ${jsonb(db, input.snapshot)}) as reply`;
   const reply = row.reply;
   if (!reply.ok) {
     const { code, message, details } = reply.error;
