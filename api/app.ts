@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { bearerAuth } from './auth.js';
+import type { ApiContext } from './context.js';
+import { registerErrorHandling } from './errors.js';
+import { claimRoutes } from './routes/claims.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { projectRoutes } from './routes/projects.js';
+import { sessionRoutes } from './routes/sessions.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Routes that stay open without a token: a load balancer's probes. */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz']);
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * The HTTP API (SPEC §9): zod schemas drive validation, serialisation and the OpenAPI document
+ * at /docs/json, so the three cannot disagree.
+ */
+export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: () => `req_${randomUUID()}`,
+    requestIdHeader: false,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const routePatterns: RegExp[] = [];
+  app.addHook('onRoute', (route) => {
+    routePatterns.push(new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`));
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerErrorHandling(app, () => routePatterns);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'ao',
+        version: '1',
+        description: 'Control plane for AI coding agent sessions: projects, sessions, PR claims (asynchronous jobs), change events.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  if (ctx.apiToken) app.addHook('onRequest', bearerAuth(ctx.apiToken, PUBLIC_ROUTES));
+
+  await app.register(healthRoutes(ctx));
+  await app.register(projectRoutes(ctx));
+  await app.register(sessionRoutes(ctx));
+  await app.register(claimRoutes(ctx));
+  await app.register(jobRoutes(ctx));
+  await app.register(eventRoutes(ctx));
+  return app;
+}

@@ -1,0 +1,58 @@
+import type { QueueEvents } from 'bullmq';
+import type { Pool } from '../core/db/connect.js';
+import { TERMINAL_JOB_STATES, type Job } from '../core/domain.js';
+import { requireJob } from '../core/store/jobs.js';
+
+/**
+ * Long-poll support for `GET /jobs/{id}?wait=`: Postgres is the truth, BullMQ's event stream
+ * only says when to look again. A slow fallback poll covers what the stream cannot tell (a job
+ * finished by another path, an event lost to a Redis reconnect), so no process keeps state
+ * another process needs.
+ */
+export class JobWaiter {
+  private readonly wakers = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly db: Pool,
+    events: QueueEvents | null,
+    private readonly fallbackPollMs = 500,
+  ) {
+    const wake = ({ jobId }: { jobId: string }) => this.wake(jobId);
+    events?.on('completed', wake);
+    events?.on('failed', wake);
+  }
+
+  wake(jobId: string): void {
+    for (const waker of this.wakers.get(jobId) ?? []) waker();
+  }
+
+  /** The job once it is finished, or as it stands when `timeoutMs` runs out or `signal` aborts. */
+  async wait(jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<Job> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let woken!: () => void;
+      const wakeup = new Promise<void>((resolve) => (woken = resolve));
+      const set = this.wakers.get(jobId) ?? new Set();
+      set.add(woken);
+      this.wakers.set(jobId, set);
+      try {
+        // registered before reading: a completion between the read and the wait still wakes us
+        const job = await requireJob(this.db, jobId);
+        const left = deadline - Date.now();
+        if (TERMINAL_JOB_STATES.has(job.state) || left <= 0 || signal?.aborted) return job;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, this.fallbackPollMs));
+          const done = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          void wakeup.then(done);
+          signal?.addEventListener('abort', done, { once: true });
+        });
+      } finally {
+        set.delete(woken);
+        if (set.size === 0) this.wakers.delete(jobId);
+      }
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { Job, TERMINAL_JOB_STATES } from '../../core/domain.js';
+import { requireJob } from '../../core/store/jobs.js';
+import type { ApiContext } from '../context.js';
+import { problemResponses } from '../problem.js';
+
+export const MAX_WAIT_SECONDS = 60;
+
+export const jobRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
+  app.get(
+    '/api/v1/jobs/:id',
+    {
+      schema: {
+        operationId: 'getJob',
+        tags: ['jobs'],
+        summary: 'A job: its state, result or error. `wait` long-polls until it finishes.',
+        params: z.object({ id: z.string() }),
+        querystring: z.object({
+          wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional().describe(`seconds to wait for the job to finish (≤ ${MAX_WAIT_SECONDS})`),
+        }),
+        response: { 200: Job, ...problemResponses(404) },
+      },
+    },
+    async (request, reply) => {
+      const wait = request.query.wait ?? 0;
+      let job: Job;
+      if (wait > 0) {
+        const gone = new AbortController();
+        const onClose = () => gone.abort();
+        request.raw.once('close', onClose);
+        try {
+          job = await ctx.waiter.wait(request.params.id, wait * 1000, gone.signal);
+        } finally {
+          request.raw.off('close', onClose);
+        }
+      } else {
+        job = await requireJob(ctx.db, request.params.id);
+      }
+      if (!TERMINAL_JOB_STATES.has(job.state)) reply.header('retry-after', '1');
+      return job;
+    },
+  );
+};

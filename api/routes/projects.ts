@@ -1,0 +1,90 @@
+import { basename } from 'node:path';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { Project, ProjectId } from '../../core/domain.js';
+import { AoError } from '../../core/errors.js';
+import { normalizeRepoUrl, parseRepoUrl } from '../../core/pr-ref.js';
+import { insertProject, listProjects, requireProject } from '../../core/store/projects.js';
+import { inspectCheckout } from '../../worker/workspace/inspect-checkout.js';
+import type { ApiContext } from '../context.js';
+import { problemResponses } from '../problem.js';
+
+const CreateProject = z.object({
+  path: z.string().min(1).describe('local checkout of the repository'),
+  id: ProjectId.optional().describe('default: a slug of the folder name'),
+  repoUrl: z.string().optional().describe("GitHub URL of the repository; default: the checkout's origin"),
+  defaultBranch: z.string().min(1).optional().describe("default: origin's HEAD branch"),
+});
+
+export function slugify(name: string): string {
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .replace(/\.{2,}/g, '.')
+    .slice(0, 64)
+    .replace(/[-.]+$/, '');
+  return slug || 'project';
+}
+
+function repoUrlOf(given: string | undefined, origin: string | null): string {
+  if (given !== undefined && given.trim() !== '') {
+    const repo = parseRepoUrl(given);
+    if (!repo) throw new AoError('VALIDATION_FAILED', `repoUrl ${JSON.stringify(given)} is not a GitHub repository URL`, { repoUrl: given });
+    return normalizeRepoUrl(repo.owner, repo.repo);
+  }
+  const repo = origin ? parseRepoUrl(origin) : null;
+  return repo ? normalizeRepoUrl(repo.owner, repo.repo) : '';
+}
+
+export const projectRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
+  app.post(
+    '/api/v1/projects',
+    {
+      schema: {
+        operationId: 'createProject',
+        tags: ['projects'],
+        summary: 'Register a repository checkout as a project',
+        body: CreateProject,
+        response: { 201: Project, ...problemResponses(409) },
+      },
+    },
+    async (request, reply) => {
+      const checkout = await inspectCheckout(request.body.path);
+      const project = await insertProject(ctx.db, {
+        id: request.body.id ?? slugify(basename(checkout.root)),
+        path: checkout.root,
+        repoUrl: repoUrlOf(request.body.repoUrl, checkout.originUrl),
+        defaultBranch: request.body.defaultBranch ?? checkout.defaultBranch,
+      });
+      return reply.status(201).send(project);
+    },
+  );
+
+  app.get(
+    '/api/v1/projects',
+    {
+      schema: {
+        operationId: 'listProjects',
+        tags: ['projects'],
+        summary: 'List projects',
+        response: { 200: z.object({ projects: z.array(Project) }), ...problemResponses() },
+      },
+    },
+    async () => ({ projects: await listProjects(ctx.db) }),
+  );
+
+  app.get(
+    '/api/v1/projects/:id',
+    {
+      schema: {
+        operationId: 'getProject',
+        tags: ['projects'],
+        summary: 'Get a project',
+        params: z.object({ id: z.string() }),
+        response: { 200: Project, ...problemResponses(404) },
+      },
+    },
+    async (request) => requireProject(ctx.db, request.params.id),
+  );
+};

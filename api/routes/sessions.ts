@@ -1,0 +1,139 @@
+import { join } from 'node:path';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { Session, SessionKind, SessionState } from '../../core/domain.js';
+import { requireProject } from '../../core/store/projects.js';
+import {
+  deleteSession,
+  insertSession,
+  listSessions,
+  requireSession,
+  setSessionState,
+  setSessionWorkspace,
+} from '../../core/store/sessions.js';
+import { createWorktree, removeWorktree } from '../../worker/workspace/worktree.js';
+import type { ApiContext } from '../context.js';
+import { problemResponses } from '../problem.js';
+
+/** How long a provisional session (spawn with a claim) lives unless its claim activates it. */
+export const PROVISIONAL_LEASE_SECONDS = 600;
+
+const CreateSession = z.object({
+  projectId: z.string().min(1),
+  kind: SessionKind.optional().describe('default worker'),
+  branch: z.string().min(1).optional().describe('default ao/<session-id>/root'),
+  provisional: z
+    .boolean()
+    .optional()
+    .describe('a session removed by the server unless a claim activates it before its lease expires'),
+});
+
+const SessionParams = z.object({ id: z.string() });
+
+export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
+  app.post(
+    '/api/v1/sessions',
+    {
+      schema: {
+        operationId: 'createSession',
+        tags: ['sessions'],
+        summary: 'Create a session with its own git worktree',
+        body: CreateSession,
+        response: { 201: Session, ...problemResponses(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const project = await requireProject(ctx.db, request.body.projectId);
+      const session = await insertSession(ctx.db, {
+        projectId: project.id,
+        kind: request.body.kind ?? 'worker',
+        branch: request.body.branch ?? null,
+        host: ctx.hostName,
+        leaseSeconds: request.body.provisional ? PROVISIONAL_LEASE_SECONDS : null,
+      });
+      try {
+        const worktree = await createWorktree({
+          checkout: project.path,
+          path: join(ctx.dataDir, 'worktrees', project.id, session.id),
+          branch: session.branch,
+          baseBranch: project.defaultBranch,
+        });
+        return reply.status(201).send(await setSessionWorkspace(ctx.db, session.id, worktree.path, worktree.branch));
+      } catch (err) {
+        // no half-made session: the row goes if its worktree could not be made
+        await deleteSession(ctx.db, session.id);
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/api/v1/sessions',
+    {
+      schema: {
+        operationId: 'listSessions',
+        tags: ['sessions'],
+        summary: 'List sessions',
+        querystring: z.object({ projectId: z.string().optional(), state: SessionState.optional() }),
+        response: { 200: z.object({ sessions: z.array(Session) }), ...problemResponses() },
+      },
+    },
+    async (request) => ({ sessions: await listSessions(ctx.db, request.query) }),
+  );
+
+  app.get(
+    '/api/v1/sessions/:id',
+    {
+      schema: {
+        operationId: 'getSession',
+        tags: ['sessions'],
+        summary: 'Get a session',
+        params: SessionParams,
+        response: { 200: Session, ...problemResponses(404) },
+      },
+    },
+    async (request) => requireSession(ctx.db, request.params.id),
+  );
+
+  app.post(
+    '/api/v1/sessions/:id/kill',
+    {
+      schema: {
+        operationId: 'killSession',
+        tags: ['sessions'],
+        summary: 'Terminate a session (its worktree stays until the session is deleted)',
+        params: SessionParams,
+        response: { 200: Session, ...problemResponses(404) },
+      },
+    },
+    async (request) => setSessionState(ctx.db, request.params.id, 'terminated'),
+  );
+
+  app.delete(
+    '/api/v1/sessions/:id',
+    {
+      schema: {
+        operationId: 'deleteSession',
+        tags: ['sessions'],
+        summary: 'Delete a session, its worktree and its PR records',
+        params: SessionParams,
+        querystring: z.object({ force: z.enum(['true', 'false']).optional().describe('discard uncommitted changes') }),
+        response: { 204: z.null().describe('deleted'), ...problemResponses(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const session = await requireSession(ctx.db, request.params.id);
+      if (session.workspacePath) {
+        const project = await requireProject(ctx.db, session.projectId);
+        await removeWorktree({
+          checkout: project.path,
+          path: session.workspacePath,
+          force: request.query.force === 'true',
+          ...(session.branch === `ao/${session.id}/root` ? { deleteBranch: session.branch } : {}),
+        });
+      }
+      await deleteSession(ctx.db, session.id);
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer, type ApiServer } from '../../api/server.js';
+import type { Job } from '../../core/domain.js';
+import { TERMINAL_JOB_STATES } from '../../core/domain.js';
+import type { QueueSettings } from '../../core/queue.js';
+import { startClaimWorker, type ClaimWorker } from '../../worker/claim-worker.js';
+import { createGitHubClient } from '../../worker/github/client.js';
+import { startFakeGitHub, type FakeGitHub } from '../fake-github/index.js';
+import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } from './env.js';
+
+/**
+ * The whole pipeline for one test file: a fresh database, a private Redis prefix, the fake
+ * GitHub over HTTP, the API on a free port and (optionally) a claim worker, all in this process.
+ */
+export interface Stack {
+  api: string;
+  github: FakeGitHub;
+  db: TestDatabase;
+  queue: QueueSettings;
+  dataDir: string;
+  http<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpReply<T>>;
+  startWorker(options?: { lockDurationMs?: number; sweep?: { intervalMs: number; staleSeconds: number } }): Promise<ClaimWorker>;
+  stopWorker(): Promise<void>;
+  /** polls GET /jobs/{id}?wait until the job is finished (deadline: timeoutMs) */
+  waitForJob(jobId: string, timeoutMs?: number): Promise<Job>;
+  close(): Promise<void>;
+}
+
+export interface HttpReply<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface StackOptions {
+  worker?: boolean;
+  apiToken?: string | null;
+  retry?: { attempts: number; delayMs: number };
+  githubToken?: string;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const db = await createTestDatabase();
+  const github = await startFakeGitHub();
+  const dataDir = await mkdtemp(join(tmpdir(), 'ao-stack-'));
+  const queue: QueueSettings = {
+    redisUrl: testRedisUrl(),
+    prefix: testRedisPrefix(),
+    retry: options.retry ?? { attempts: 4, delayMs: 50 },
+  };
+  const api: ApiServer = await startApiServer({
+    db: db.sql,
+    queue,
+    dataDir,
+    apiToken: options.apiToken ?? null,
+    host: '127.0.0.1',
+    port: 0,
+  });
+  let worker: ClaimWorker | null = null;
+
+  const stack: Stack = {
+    api: api.url,
+    github,
+    db,
+    queue,
+    dataDir,
+    async http<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === 'string' ? body : JSON.stringify(body);
+        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(`${api.url}${path}`, init);
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
+    },
+    async startWorker(workerOptions = {}) {
+      worker = await startClaimWorker({
+        db: db.sql,
+        queue,
+        github: createGitHubClient({ url: github.url, token: options.githubToken ?? github.token }),
+        concurrency: 16,
+        lockDurationMs: workerOptions.lockDurationMs ?? 30_000,
+        sweep: workerOptions.sweep ?? { intervalMs: 60_000, staleSeconds: 60 },
+        log: () => {},
+      });
+      return worker;
+    },
+    async stopWorker() {
+      await worker?.close(1000);
+      worker = null;
+    },
+    async waitForJob(jobId, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const left = Math.ceil((deadline - Date.now()) / 1000);
+        const { status, body } = await stack.http<Job>('GET', `/api/v1/jobs/${jobId}?wait=${Math.max(1, Math.min(left, 10))}`);
+        if (status !== 200) throw new Error(`GET job ${jobId}: ${status} ${JSON.stringify(body)}`);
+        if (TERMINAL_JOB_STATES.has(body.state)) return body;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.state} after ${timeoutMs} ms: ${JSON.stringify(body)}`);
+      }
+    },
+    async close() {
+      await stack.stopWorker();
+      await api.close();
+      await github.close();
+      await db.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (options.worker !== false) await stack.startWorker();
+  return stack;
+}
+
+/** A git checkout whose origin is a GitHub URL (never fetched), with one commit on main. */
+export async function makeCheckout(originUrl = 'https://github.com/Acme/Widgets.git'): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'ao-checkout-'));
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=ao-test', '-c', 'user.email=test@ao.invalid', ...args], { cwd: path, stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  git('commit', '-q', '--allow-empty', '-m', 'initial');
+  if (originUrl) git('remote', 'add', 'origin', originUrl);
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}

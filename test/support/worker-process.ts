@@ -1,0 +1,28 @@
+/**
+ * A claim worker in a process of its own, so a test can SIGKILL it mid-claim. Configured by
+ * environment; prints "ready" on stdout once it takes jobs.
+ */
+import { connect } from '../../core/db/connect.js';
+import { startClaimWorker } from '../../worker/claim-worker.js';
+import { createGitHubClient } from '../../worker/github/client.js';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+};
+
+const db = connect(env('DATABASE_URL'), { max: 4, applicationName: 'ao-test-worker' });
+const worker = await startClaimWorker({
+  db,
+  queue: { redisUrl: env('REDIS_URL'), prefix: env('AO_QUEUE_PREFIX'), retry: { attempts: 4, delayMs: 50 } },
+  github: createGitHubClient({ url: env('GITHUB_GRAPHQL_URL'), token: env('GITHUB_TOKEN') }),
+  concurrency: 4,
+  lockDurationMs: Number(process.env.LOCK_MS ?? 30_000),
+  stalledIntervalMs: Number(process.env.LOCK_MS ?? 30_000),
+  log: () => {},
+});
+process.stdout.write('ready\n');
+process.once('SIGTERM', () => {
+  void worker.close(1000).then(() => db.end()).then(() => process.exit(0));
+});

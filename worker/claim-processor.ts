@@ -1,0 +1,72 @@
+import { UnrecoverableError, WaitingError, Worker, type Job as BullJob, type Queue } from 'bullmq';
+import type { Pool } from '../core/db/connect.js';
+import { ClaimRequest, type PrSnapshot } from '../core/domain.js';
+import { AoError } from '../core/errors.js';
+import { ClaimJobData } from '../core/queue.js';
+import { claimPr } from '../core/store/claim-pr.js';
+import { failJob, requeueJob, startJob } from '../core/store/jobs.js';
+import { asJobError, isTransient } from './failure.js';
+import type { PrSource } from './pr-source.js';
+
+export const SHUTDOWN = 'shutdown';
+
+export interface ClaimProcessorDeps {
+  db: Pool;
+  github: PrSource;
+  /** for queue-wide rate limiting when GitHub says to wait */
+  queue: Queue<ClaimJobData>;
+  maxAttempts: number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The claim job (SPEC §3.3): fetch the PR from GitHub, then one claim transaction that also
+ * completes the job. The Postgres job row is the record; this keeps it true at every exit:
+ * success (written by the transaction), a refusal or a permanent error (failed, not retried),
+ * a transient error (queued again with the error, BullMQ retries with backoff), a rate limit
+ * (queued until the reset, no attempt used), and a shutdown (released to another worker).
+ */
+export function createClaimProcessor(deps: ClaimProcessorDeps) {
+  return async (job: BullJob<ClaimJobData>, token?: string, signal?: AbortSignal): Promise<{ jobId: string }> => {
+    const { jobId } = ClaimJobData.parse(job.data);
+    const started = await startJob(deps.db, jobId, job.attemptsMade + 1, 'fetching the PR from GitHub');
+    if (!started) return { jobId }; // finished or gone: a duplicate delivery
+    try {
+      const request = ClaimRequest.parse(started.request);
+      if (!started.sessionId) throw new AoError('INTERNAL_ERROR', `job ${jobId} has no session`);
+      const { snapshot }: { snapshot: PrSnapshot } = await deps.github.fetchPullRequest(
+        request.pr,
+        signal ? { signal } : {},
+      );
+      await claimPr(deps.db, {
+        jobId,
+        sessionId: started.sessionId,
+        allowTakeover: request.allowTakeover,
+        snapshot,
+      });
+      return { jobId };
+    } catch (err) {
+      if (signal?.aborted && signal.reason === SHUTDOWN && token) {
+        await requeueJob(deps.db, jobId, 'released by a worker that shut down', null);
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      const error = asJobError(err);
+      if (error.code === 'SCM_RATE_LIMITED') {
+        const retryAt = Date.parse(String(error.details?.retryAt ?? ''));
+        const waitMs = Math.min(Math.max((Number.isNaN(retryAt) ? Date.now() + 60_000 : retryAt) - Date.now(), 1000), 3600_000);
+        await requeueJob(deps.db, jobId, `waiting for the GitHub rate limit to reset (${new Date(Date.now() + waitMs).toISOString()})`, error.toBody());
+        deps.log('GitHub rate limit: pausing the claim queue', { jobId, waitMs });
+        await deps.queue.rateLimit(waitMs);
+        throw Worker.RateLimitError();
+      }
+      const attempt = job.attemptsMade + 1;
+      if (isTransient(error) && attempt < deps.maxAttempts) {
+        await requeueJob(deps.db, jobId, `retrying after attempt ${attempt} failed: ${error.message}`, error.toBody());
+        throw error;
+      }
+      await failJob(deps.db, jobId, error.toBody());
+      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    }
+  };
+}

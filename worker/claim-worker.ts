@@ -1,0 +1,78 @@
+import { Worker } from 'bullmq';
+import type { Pool } from '../core/db/connect.js';
+import { CLAIM_QUEUE, claimJobOptions, claimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
+import type { PrSource } from './pr-source.js';
+import { startSweeper } from './sweeper.js';
+
+export interface ClaimWorkerOptions {
+  db: Pool;
+  queue: QueueSettings;
+  github: PrSource;
+  concurrency: number;
+  /** BullMQ lock; a worker that dies loses its jobs to another one after this long */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  sweep?: { intervalMs: number; staleSeconds: number };
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface ClaimWorker {
+  sweepNow(): Promise<number>;
+  /**
+   * Graceful stop: take no new jobs, give in-flight claims `graceMs` to finish, then abort their
+   * GitHub calls and release them to another worker; close every connection.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startClaimWorker(options: ClaimWorkerOptions): Promise<ClaimWorker> {
+  const connection = workerConnection(options.queue.redisUrl);
+  const queueConnection = workerConnection(options.queue.redisUrl);
+  const queue = claimQueue(options.queue, queueConnection);
+  const worker = new Worker<ClaimJobData>(
+    CLAIM_QUEUE,
+    createClaimProcessor({
+      db: options.db,
+      github: options.github,
+      queue,
+      maxAttempts: claimJobOptions(options.queue).attempts ?? 1,
+      log: options.log,
+    }),
+    {
+      connection,
+      prefix: options.queue.prefix,
+      concurrency: options.concurrency,
+      // a limiter must exist for queue.rateLimit() (GitHub's reset) to pause the workers
+      limiter: { max: 100_000, duration: 1000 },
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 2,
+    },
+  );
+  worker.on('error', (err) => options.log('claim worker error', { error: err.message }));
+  const sweeper = startSweeper({
+    db: options.db,
+    queue,
+    intervalMs: options.sweep?.intervalMs ?? 15_000,
+    staleSeconds: options.sweep?.staleSeconds ?? 30,
+    log: options.log,
+  });
+  await worker.waitUntilReady();
+
+  return {
+    sweepNow: () => sweeper.sweepNow(),
+    async close(graceMs = 10_000) {
+      await sweeper.stop();
+      const abort = setTimeout(() => worker.cancelAllJobs(SHUTDOWN), graceMs);
+      try {
+        await worker.close();
+      } finally {
+        clearTimeout(abort);
+        await queue.close();
+        connection.disconnect();
+        queueConnection.disconnect();
+      }
+    },
+  };
+}
