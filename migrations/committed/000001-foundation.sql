@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:5518e6c3f266ceec9a4cb39f637f1a381e36c7a4
+--! Hash: sha1:1ab5bddce56d784ae45da6ccba3cd9b188c94466
 --! Message: foundation
 
 -- ao foundation: projects, sessions, pull requests and their facts, jobs, idempotency keys,
@@ -19,18 +19,24 @@ create schema if not exists ao;
 -- ------------------------------------------------------------------------------------------------
 -- helpers
 
+-- Helpers are SQL functions that Postgres inlines into the calling query when their body is a
+-- single expression; a body with a subquery cannot be inlined and would be planned again on
+-- every call, so those are plpgsql, whose plans are cached per connection.
+
 create function ao.iso(ts timestamptz) returns text
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$ select to_char(ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
 
 -- The old values of the keys whose values differ between two images; null when nothing changed.
 create function ao.changed_columns(old_image jsonb, new_image jsonb, ignored text[] default '{}')
 returns jsonb
-language sql immutable parallel safe
+language plpgsql immutable parallel safe
 as $$
-  select jsonb_object_agg(o.key, o.value)
-  from jsonb_each(old_image) o
-  where o.key <> all (ignored) and o.value is distinct from (new_image -> o.key)
+begin
+  return (select jsonb_object_agg(o.key, o.value)
+          from jsonb_each(old_image) o
+          where o.key <> all (ignored) and o.value is distinct from (new_image -> o.key));
+end
 $$;
 
 -- The job that caused the current transaction's writes, set by writers with
@@ -328,9 +334,10 @@ as $$
 $$;
 
 create function ao.pr_full_json(p ao.pull_requests) returns jsonb
-language sql stable parallel safe
+language plpgsql stable parallel safe
 as $$
-  select ao.pr_json(p) || jsonb_build_object(
+begin
+  return ao.pr_json(p) || jsonb_build_object(
     'checks', coalesce((
       select jsonb_agg(ao.check_json(c) order by c.name)
       from ao.pr_checks c where c.pr_url = p.url and c.sha = p.head_sha), '[]'::jsonb),
@@ -339,21 +346,25 @@ as $$
           select jsonb_agg(ao.comment_json(m) order by m.created_at nulls last, m.comment_id)
           from ao.pr_review_comments m where m.pr_url = t.pr_url and m.thread_id = t.thread_id),
         '[]'::jsonb)) order by t.created_at, t.thread_id)
-      from ao.pr_review_threads t where t.pr_url = p.url), '[]'::jsonb))
+      from ao.pr_review_threads t where t.pr_url = p.url), '[]'::jsonb));
+end
 $$;
 
 -- A session's PRs in SPEC §3.5 order: `first_url` (the PR just claimed) first, then open and draft
 -- before merged and closed, then the most recently updated on GitHub first.
 create function ao.session_prs_json(p_session_id text, p_first_url text default null) returns jsonb
-language sql stable parallel safe
+language plpgsql stable parallel safe
 as $$
-  select coalesce(jsonb_agg(ao.pr_full_json(p) order by
-      p.url is not distinct from p_first_url desc,
-      p.state in ('merged', 'closed'),
-      p.provider_updated_at desc nulls last,
-      p.number desc), '[]'::jsonb)
-  from ao.pull_requests p
-  where p.session_id = p_session_id
+begin
+  return (
+    select coalesce(jsonb_agg(ao.pr_full_json(p) order by
+        p.url is not distinct from p_first_url desc,
+        p.state in ('merged', 'closed'),
+        p.provider_updated_at desc nulls last,
+        p.number desc), '[]'::jsonb)
+    from ao.pull_requests p
+    where p.session_id = p_session_id);
+end
 $$;
 
 create function ao.job_json(j ao.jobs) returns jsonb
@@ -587,7 +598,7 @@ create trigger _500_cdc_delete after delete on ao.jobs
 -- stalls and runs twice cannot claim twice nor rewrite the result of the first run.
 
 create function ao.claim_error(p_code text, p_message text, p_details jsonb default null) returns jsonb
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$ select jsonb_build_object('ok', false,
   'error', jsonb_build_object('code', p_code, 'message', p_message, 'details', p_details)) $$;
 

@@ -1,5 +1,5 @@
---! Previous: sha1:5518e6c3f266ceec9a4cb39f637f1a381e36c7a4
---! Hash: sha1:c909a38dbcfd56ccf1b4dd4e67abc3eec9e9d19a
+--! Previous: sha1:1ab5bddce56d784ae45da6ccba3cd9b188c94466
+--! Hash: sha1:a83ed368e4d1d62797c9f13a5b29d0b1b61e3871
 --! Message: job creation
 
 -- Job creation with idempotency keys, in one round trip.
