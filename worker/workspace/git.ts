@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process';
+
+export class GitError extends Error {
+  override name = 'GitError';
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(`git ${args.join(' ')} failed (${exitCode ?? 'signal'}): ${stderr.trim() || 'no output'}`);
+  }
+}
+
+/**
+ * Runs git without a shell. Prompts are off (a missing credential fails instead of hanging) and
+ * messages are in the C locale so callers can recognise them.
+ */
+export function git(cwd: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      [...args],
+      {
+        cwd,
+        timeout: options.timeoutMs ?? 30_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANG: 'C' },
+      },
+      (err, stdout, stderr) => {
+        if (err) {
+          const code = typeof err.code === 'number' ? err.code : null;
+          reject(new GitError(args, code, String(stderr || err.message)));
+        } else {
+          resolve(String(stdout).trim());
+        }
+      },
+    );
+  });
+}
+
+/** true when `git args` exits 0 */
+export async function gitSucceeds(cwd: string, args: readonly string[]): Promise<boolean> {
+  try {
+    await git(cwd, args);
+    return true;
+  } catch (err) {
+    if (err instanceof GitError) return false;
+    throw err;
+  }
+}
