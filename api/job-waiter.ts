@@ -41,11 +41,12 @@ export class JobWaiter {
         const left = deadline - Date.now();
         if (TERMINAL_JOB_STATES.has(job.state) || left <= 0 || signal?.aborted) return job;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, this.fallbackPollMs));
           const done = () => {
             clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
             resolve();
           };
+          const timer = setTimeout(done, Math.min(left, this.fallbackPollMs));
           void wakeup.then(done);
           signal?.addEventListener('abort', done, { once: true });
         });

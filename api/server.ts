@@ -16,6 +16,39 @@ export interface ApiServerOptions {
   logger?: FastifyServerOptions['logger'];
 }
 
+/** How long a request may wait on Redis before the API answers QUEUE_UNAVAILABLE. */
+export const ENQUEUE_TIMEOUT_MS = 3000;
+
+/**
+ * BullMQ waits for its connection to come back before adding a job; a request handler must not.
+ * Refuse at once when the producer is not connected, and give up after ENQUEUE_TIMEOUT_MS.
+ */
+async function failFast<T>(producer: { status: string }, work: Promise<T>): Promise<T> {
+  if (producer.status !== 'ready') {
+    work.catch(() => {});
+    throw new Error(`Redis connection is ${producer.status}`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    work.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
+}
+
 export interface ApiServer {
   url: string;
   close(): Promise<void>;
@@ -39,7 +72,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       hostName: hostname(),
       apiToken: options.apiToken,
       queue: {
-        enqueueClaim: (jobId) => enqueueClaim(queue, jobId),
+        enqueueClaim: (jobId) => failFast(producer, enqueueClaim(queue, jobId)),
         ping: async () => {
           await producer.ping();
         },
@@ -53,8 +86,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     url: address,
     async close() {
       await app.close();
-      await events.close();
-      await queue.close();
+      // BullMQ's close waits for Redis; a shutdown must not hang on a Redis that is gone
+      await settleWithin(Promise.all([events.close(), queue.close()]), 2000);
       producer.disconnect();
       listener.disconnect();
     },

@@ -1,5 +1,5 @@
 --! Previous: sha1:1ab5bddce56d784ae45da6ccba3cd9b188c94466
---! Hash: sha1:a83ed368e4d1d62797c9f13a5b29d0b1b61e3871
+--! Hash: sha1:dc97f1c487b34daa8dbbddbdb2ad27aa3bc7a7a5
 --! Message: job creation
 
 -- Job creation with idempotency keys, in one round trip.
@@ -23,7 +23,7 @@ declare
   v_job ao.jobs;
 begin
   if p_idempotency_key is not null then
-    perform pg_advisory_xact_lock(hashtextextended(p_idempotency_scope || chr(0) || p_idempotency_key, 1));
+    perform pg_advisory_xact_lock(hashtextextended(p_idempotency_scope || '|' || p_idempotency_key, 1));
     select * into v_key from ao.idempotency_keys
     where scope = p_idempotency_scope and key = p_idempotency_key;
     if found then

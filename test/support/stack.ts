@@ -84,8 +84,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         github: createGitHubClient({ url: github.url, token: options.githubToken ?? github.token }),
         concurrency: 16,
         lockDurationMs: workerOptions.lockDurationMs ?? 30_000,
+        stalledIntervalMs: workerOptions.lockDurationMs ?? 30_000,
         sweep: workerOptions.sweep ?? { intervalMs: 60_000, staleSeconds: 60 },
-        log: () => {},
+        log: process.env.AO_TEST_LOG ? (m, f) => console.error(m, f) : () => {},
       });
       return worker;
     },

@@ -32,6 +32,14 @@ export interface GitHubClient extends PrSource {
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const token = typeof options.token === 'string' ? () => Promise.resolve(options.token as string) : options.token;
+  // @octokit/graphql posts to baseUrl + url; both come from the configured endpoint, so
+  // github.com, GitHub Enterprise (/api/graphql) and the fake all work
+  const endpoint = new URL(options.url);
+  const graphql = octokitGraphql.defaults({
+    baseUrl: endpoint.origin,
+    url: endpoint.pathname,
+    headers: { 'user-agent': options.userAgent ?? 'ao' },
+  });
 
   return {
     async fetchPullRequest(ref, fetchOptions = {}) {
@@ -44,10 +52,9 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         const signals = [AbortSignal.timeout(timeoutMs), ...(fetchOptions.signal ? [fetchOptions.signal] : [])];
         requests++;
         try {
-          const raw: unknown = await octokitGraphql(query, {
+          const raw: unknown = await graphql(query, {
             ...variables,
-            url: options.url,
-            headers: { authorization: `bearer ${await token()}`, 'user-agent': options.userAgent ?? 'ao' },
+            headers: { authorization: `bearer ${await token()}` },
             request: { signal: AbortSignal.any(signals) },
           });
           const answer = schema.parse(raw) as z.infer<S> & { rateLimit?: FetchResult['rateLimit'] };

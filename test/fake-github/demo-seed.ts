@@ -1,0 +1,28 @@
+import type { FakeGitHub } from './server.js';
+
+/** The README walk-through's repository: acme/widgets with one PR of each interesting kind. */
+export function seedDemo(github: FakeGitHub): void {
+  github.addPullRequest('acme', 'widgets', {
+    number: 1,
+    title: 'Add the widget factory',
+    rollupState: 'SUCCESS',
+    contexts: [
+      { kind: 'CheckRun', name: 'build', conclusion: 'SUCCESS' },
+      { kind: 'StatusContext', context: 'ci/lint', state: 'SUCCESS' },
+    ],
+    reviewDecision: 'CHANGES_REQUESTED',
+    reviewThreads: [{ path: 'src/factory.ts', line: 12, comments: [{ body: 'Please handle the empty case.', author: { login: 'reviewer' } }] }],
+  });
+  github.addPullRequest('acme', 'widgets', { number: 2, title: 'WIP: widget colours', isDraft: true, rollupState: 'PENDING', contexts: [{ kind: 'CheckRun', name: 'build', status: 'IN_PROGRESS', conclusion: null }] });
+  github.addPullRequest('acme', 'widgets', { number: 3, title: 'Old change', state: 'MERGED' });
+  github.addPullRequest('acme', 'widgets', {
+    number: 4,
+    title: 'Many checks',
+    contexts: Array.from({ length: 120 }, (_, i) => ({ kind: 'CheckRun' as const, name: `shard-${i}`, conclusion: 'SUCCESS' as const })),
+  });
+  github.addPullRequest('acme', 'widgets', {
+    number: 5,
+    title: 'Many review threads',
+    reviewThreads: Array.from({ length: 130 }, (_, i) => ({ path: `src/file${i}.ts`, line: i + 1, comments: [{ body: `nit ${i}`, author: { login: 'linter-bot', type: 'Bot' as const } }] })),
+  });
+}
