@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -24,7 +24,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 const PUBLIC_ROUTES = new Set(['/healthz', '/readyz']);
 
 export interface BuildOptions {
-  logger?: FastifyServerOptions['logger'];
+  /** a pino logger for request logs; none: no request logs */
+  logger?: FastifyBaseLogger;
 }
 
 /**
@@ -33,7 +34,7 @@ export interface BuildOptions {
  */
 export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => `req_${randomUUID()}`,
     requestIdHeader: false,

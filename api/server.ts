@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Pool } from '../core/db/connect.js';
 import { claimQueue, claimQueueEvents, enqueueClaim, producerConnection, workerConnection, type QueueSettings } from '../core/queue.js';
 import { buildApi } from './app.js';
@@ -13,7 +13,7 @@ export interface ApiServerOptions {
   host: string;
   /** 0: a free port */
   port: number;
-  logger?: FastifyServerOptions['logger'];
+  logger?: FastifyBaseLogger;
 }
 
 /** How long a request may wait on Redis before the API answers QUEUE_UNAVAILABLE. */
