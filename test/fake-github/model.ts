@@ -77,15 +77,15 @@ export class NotFound extends GraphQLError {
 }
 
 interface ConnectionArgs {
-  first?: number;
-  last?: number;
-  after?: string;
-  before?: string;
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
 }
 
 const cursorOf = (i: number) => Buffer.from(`cursor:v2:${i}`).toString('base64');
-const indexOf = (cursor: string | undefined) =>
-  cursor === undefined ? undefined : Number(Buffer.from(cursor, 'base64').toString().split(':').at(-1));
+const indexOf = (cursor: string | null | undefined) =>
+  cursor === undefined || cursor === null ? undefined : Number(Buffer.from(cursor, 'base64').toString().split(':').at(-1));
 
 /** A Relay connection over a list, with real cursors. */
 export function connection<T>(items: readonly T[], args: ConnectionArgs) {
@@ -95,8 +95,8 @@ export function connection<T>(items: readonly T[], args: ConnectionArgs) {
   const before = indexOf(args.before);
   if (after !== undefined) start = after + 1;
   if (before !== undefined) end = before;
-  if (args.first !== undefined) end = Math.min(end, start + args.first);
-  if (args.last !== undefined) start = Math.max(start, end - args.last);
+  if (typeof args.first === 'number') end = Math.min(end, start + args.first);
+  if (typeof args.last === 'number') start = Math.max(start, end - args.last);
   const slice = items.slice(start, end);
   return {
     totalCount: items.length,

@@ -171,20 +171,41 @@ describe('POST /sessions/{id}/pr/claim', () => {
     expect(count).toBe(50);
   });
 
-  it('fetches 120 check contexts and 130 review threads in full', async () => {
+  it('fetches 120 check contexts, 130 review threads and a 150-comment thread in full, paging only what overflows', async () => {
     const s = await newSession();
+    const before = stack.github.stats.requests;
     const number = addPr({
       contexts: Array.from({ length: 120 }, (_, i) => ({ kind: 'CheckRun' as const, name: `check-${i}`, status: 'COMPLETED' as const, conclusion: 'SUCCESS' as const })),
       reviewThreads: Array.from({ length: 130 }, (_, i) => ({
         path: `f${i}.ts`,
         line: i + 1,
-        comments: [{ body: `comment ${i}`, author: { login: 'reviewer' } }],
+        comments: Array.from({ length: i === 0 ? 150 : 1 }, (_, j) => ({ body: `comment ${i}.${j}`, author: { login: 'reviewer' } })),
       })),
     });
     const job = await claimAndWait(s.id, { pr: String(number) });
     const pr = (job.result as ClaimResult).prs[0];
     expect(pr?.checks).toHaveLength(120);
     expect(pr?.reviewThreads).toHaveLength(130);
+    expect(pr?.reviewThreads.find((t) => t.path === 'f0.ts')?.comments).toHaveLength(150);
+    // the PR, one more page of contexts, one of threads, one of the long thread's comments
+    expect(stack.github.stats.requests - before).toBe(4);
+  });
+
+  it('takes one GraphQL request for an ordinary PR', async () => {
+    const s = await newSession();
+    const number = addPr({ reviewThreads: [{ path: 'a.ts', line: 1, comments: [{ body: 'x', author: { login: 'r' } }] }] });
+    const before = stack.github.stats.requests;
+    expect((await claimAndWait(s.id, { pr: String(number) })).state).toBe('succeeded');
+    expect(stack.github.stats.requests - before).toBe(1);
+  });
+
+  it('re-reads mergeability once when GitHub has not computed it yet', async () => {
+    const s = await newSession();
+    const number = addPr({ unknownMergeableReads: 1, mergeable: 'CONFLICTING', mergeStateStatus: 'DIRTY' });
+    const before = stack.github.stats.requests;
+    const job = await claimAndWait(s.id, { pr: String(number) });
+    expect((job.result as ClaimResult).prs[0]?.mergeability).toBe('conflicting');
+    expect(stack.github.stats.requests - before).toBe(2);
   });
 
   it('sent only queries that GitHub accepts', () => {
