@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 
@@ -173,7 +173,11 @@ async function startEmbeddedPostgres(options: ServiceOptions, stops: Array<() =>
   });
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
-  stops.push(() => pg.stop());
+  stops.push(async () => {
+    await pg.stop();
+    // a throw-away cluster (tests) leaves nothing behind, not even its folder under /var/lib/ao
+    if (options.persistent === false && isRoot) await rm(dirname(databaseDir), { recursive: true, force: true });
+  });
   return `postgres://postgres:${EMBEDDED_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
 }
 
