@@ -12,7 +12,7 @@ import { bearerAuth } from './auth.js';
 import type { ApiContext } from './context.js';
 import { registerErrorHandling } from './errors.js';
 import { claimRoutes } from './routes/claims.js';
-import { eventRoutes } from './routes/events.js';
+import { eventRoutes, eventStreamRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { projectRoutes } from './routes/projects.js';
@@ -75,5 +75,6 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   await app.register(claimRoutes(ctx));
   await app.register(jobRoutes(ctx));
   await app.register(eventRoutes(ctx));
+  await app.register(eventStreamRoutes(ctx));
   return app;
 }

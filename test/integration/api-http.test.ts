@@ -153,6 +153,7 @@ describe('HTTP surface', () => {
         'POST /api/v1/sessions/{id}/pr/claim',
         'GET /api/v1/jobs/{id}',
         'GET /api/v1/events',
+        'GET /api/v1/events/stream',
       ].sort(),
     );
   });
