@@ -46,7 +46,7 @@ async function readStream(headers: Record<string, string>, query: string, until:
             .filter((line) => !line.startsWith(':'))
             .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
         );
-        if (fields.id         if (fields.id) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });        if (fields.id) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) }); fields.event && fields.data) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) as SseEvent['data'] });
+        if (fields.id && fields.event && fields.data) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) as SseEvent['data'] });
       }
     }
   } finally {
