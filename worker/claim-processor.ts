@@ -1,6 +1,6 @@
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob, type Queue } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { ClaimRequest, type PrSnapshot } from '../core/domain.js';
+import { ClaimRequest } from '../core/domain.js';
 import { AoError } from '../core/errors.js';
 import { ClaimJobData } from '../core/queue.js';
 import { claimPr } from '../core/store/claim-pr.js';
@@ -26,6 +26,13 @@ export interface ClaimProcessorDeps {
  * a transient error (queued again with the error, BullMQ retries with backoff), a rate limit
  * (queued until the reset, no attempt used), and a shutdown (released to another worker).
  */
+/** How long to pause for a rate limit that resets at `retryAt`: at least 1 s, at most 1 h. */
+function rateLimitWait(retryAt: unknown): number {
+  const at = Date.parse(String(retryAt ?? ''));
+  const wait = (Number.isNaN(at) ? Date.now() + 60_000 : at) - Date.now();
+  return Math.min(Math.max(wait, 1000), 3600_000);
+}
+
 export function createClaimProcessor(deps: ClaimProcessorDeps) {
   return async (job: BullJob<ClaimJobData>, token?: string, signal?: AbortSignal): Promise<{ jobId: string }> => {
     const { jobId } = ClaimJobData.parse(job.data);
@@ -34,10 +41,7 @@ export function createClaimProcessor(deps: ClaimProcessorDeps) {
     try {
       const request = ClaimRequest.parse(started.request);
       if (!started.sessionId) throw new AoError('INTERNAL_ERROR', `job ${jobId} has no session`);
-      const { snapshot }: { snapshot: PrSnapshot } = await deps.github.fetchPullRequest(
-        request.pr,
-        signal ? { signal } : {},
-      );
+      const { snapshot } = await deps.github.fetchPullRequest(request.pr, signal ? { signal } : {});
       await claimPr(deps.db, {
         jobId,
         sessionId: started.sessionId,
@@ -53,8 +57,7 @@ export function createClaimProcessor(deps: ClaimProcessorDeps) {
       }
       const error = asJobError(err);
       if (error.code === 'SCM_RATE_LIMITED') {
-        const retryAt = Date.parse(String(error.details?.retryAt ?? ''));
-        const waitMs = Math.min(Math.max((Number.isNaN(retryAt) ? Date.now() + 60_000 : retryAt) - Date.now(), 1000), 3600_000);
+        const waitMs = rateLimitWait(error.details?.retryAt);
         await requeueJob(deps.db, jobId, `waiting for the GitHub rate limit to reset (${new Date(Date.now() + waitMs).toISOString()})`, error.toBody());
         deps.log('GitHub rate limit: pausing the claim queue', { jobId, waitMs });
         await deps.queue.rateLimit(waitMs);
