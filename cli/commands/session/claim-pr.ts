@@ -1,0 +1,103 @@
+import { Args, Flags } from '@oclif/core';
+import { z } from 'zod';
+import { ClaimResult, Project, Session, type Job } from '../../../core/domain.js';
+import { loadConfig } from '../../../core/config.js';
+import { parsePrRef } from '../../../core/pr-ref.js';
+import { AoCommand, CliFailure, EXIT, EXIT_HELP } from '../../base-command.js';
+import { PendingClaims, resolveRefForProject } from '../../claim-support.js';
+import { waitForJob } from '../../wait-for-job.js';
+
+const Accepted = z.object({ jobId: z.string(), state: z.string(), links: z.object({ self: z.string() }) });
+
+const looksLikePr = (value: string) => {
+  try {
+    parsePrRef(value);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export default class SessionClaimPr extends AoCommand {
+  static override summary = 'Claim an existing pull request for a session';
+  static override description = `The claim runs as a job: ao waits for it by default and prints the result. The session may be omitted when AO_SESSION_ID is set, and the PR may come first.
+PR refs: 142, #142, owner/repo#142, https://github.com/owner/repo/pull/142.
+${EXIT_HELP}`;
+  static override examples = [
+    '<%= config.bin %> session claim-pr mer-3 142',
+    '<%= config.bin %> session claim-pr mer-3 https://github.com/acme/widgets/pull/142 --no-takeover',
+    'AO_SESSION_ID=mer-3 <%= config.bin %> session claim-pr 142',
+    '<%= config.bin %> session claim-pr mer-3 142 --no-wait --json',
+  ];
+  static override args = {
+    first: Args.string({ description: 'session id (or the PR ref when AO_SESSION_ID is set)', required: true }),
+    second: Args.string({ description: 'PR ref', required: false }),
+  };
+  static override flags = {
+    takeover: Flags.boolean({ description: 'take the PR from an active owner (--no-takeover refuses instead)', default: true, allowNo: true }),
+    wait: Flags.boolean({ description: 'wait for the claim to finish (--no-wait prints the job id)', default: true, allowNo: true }),
+    timeout: Flags.integer({ description: 'seconds to wait before giving up (the job goes on)', default: 300, min: 1 }),
+  };
+
+  async run(): Promise<unknown> {
+    const { args, flags } = await this.parse(SessionClaimPr);
+    let sessionId: string | undefined;
+    let ref: string;
+    if (args.second === undefined) {
+      ref = args.first;
+      sessionId = process.env.AO_SESSION_ID?.trim() || undefined;
+      if (!sessionId) throw new CliFailure('USAGE', 'session id is required (pass <session-id> <pr-ref> or set AO_SESSION_ID)', EXIT.usage);
+    } else if (looksLikePr(args.first) && !looksLikePr(args.second)) {
+      [ref, sessionId] = [args.first, args.second];
+    } else {
+      [sessionId, ref] = [args.first, args.second];
+    }
+
+    const api = this.api();
+    const { body: session } = await api.request('GET', `/api/v1/sessions/${encodeURIComponent(sessionId)}`, { schema: Session });
+    const { body: project } = await api.request('GET', `/api/v1/projects/${encodeURIComponent(session.projectId)}`, { schema: Project });
+    const pr = await resolveRefForProject(ref, project);
+
+    const pending = PendingClaims.at(loadConfig().dataDir);
+    const request = PendingClaims.requestKey(session.id, pr, flags.takeover);
+    const key = await pending.keyFor(request);
+    const { body: accepted } = await api.request('POST', `/api/v1/sessions/${encodeURIComponent(session.id)}/pr/claim`, {
+      body: { pr, allowTakeover: flags.takeover },
+      headers: { 'idempotency-key': key },
+      schema: Accepted,
+    });
+    await pending.remember(request, key);
+
+    if (!flags.wait) {
+      this.say(`claim queued: job ${accepted.jobId}`);
+      this.say(`status: ${api.baseUrl}${accepted.links.self}`);
+      return accepted;
+    }
+    const job = await waitForJob(api, accepted.jobId, flags.timeout * 1000, { quiet: this.jsonEnabled(), label: `claiming ${pr}` });
+    return this.report(job, session.id, () => pending.forget(request));
+  }
+
+  private async report(job: Job, sessionId: string, finished: () => Promise<void>): Promise<unknown> {
+    if (job.state === 'succeeded') {
+      await finished();
+      const result = ClaimResult.parse(job.result);
+      const claimed = result.prs[0];
+      this.say(`session ${sessionId} claimed PR${claimed ? ` #${claimed.number}` : ''}`);
+      if (claimed) this.say(`pr: ${claimed.url}`);
+      if (result.branchChanged) this.say(`switched to ${result.branch}`);
+      for (const donor of result.takenOverFrom) this.say(`taking over from ${donor}${result.donorWasTerminated ? ' (terminated)' : ''}`);
+      return job;
+    }
+    if (job.state === 'failed') {
+      await finished();
+      const error = job.error;
+      throw new CliFailure(error?.code ?? 'CLAIM_FAILED', `claim failed: ${error?.message ?? 'unknown error'} (job ${job.id})`, EXIT.failure, {
+        jobId: job.id,
+        ...(error?.details ?? {}),
+      });
+    }
+    throw new CliFailure('WAIT_TIMEOUT', `still ${job.state} after the timeout; the job goes on: \`ao job wait ${job.id}\` (or run this command again)`, EXIT.timeout, {
+      jobId: job.id,
+    });
+  }
+}

@@ -1,0 +1,219 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Session } from '../../core/domain.js';
+import { makeCheckout, startStack, type Stack } from '../support/stack.js';
+
+/** The real `ao` binary as a child process against a running API + worker + fake GitHub. */
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin', 'run.js');
+
+let stack: Stack;
+let checkout: { path: string; remove(): Promise<void> };
+let home: string;
+let number = 1;
+
+beforeAll(async () => {
+  if (!existsSync(join(root, 'dist', 'cli', 'commands'))) throw new Error('the CLI is not built: run `npm run build` (npm test does)');
+  stack = await startStack();
+  checkout = await makeCheckout();
+  home = await mkdtemp(join(tmpdir(), 'ao-cli-'));
+});
+afterAll(async () => {
+  await stack.close();
+  await checkout.remove();
+  await rm(home, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function ao(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { PATH: process.env.PATH ?? '', HOME: home, AO_API_URL: stack.api, AO_DATA_DIR: join(home, 'data'), ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function json<T = Record<string, unknown>>(run: Run): T {
+  return JSON.parse(run.stdout) as T;
+}
+
+function addPr(): number {
+  const n = number++;
+  stack.github.addPullRequest('Acme', 'Widgets', { number: n, rollupState: 'SUCCESS', contexts: [{ kind: 'CheckRun', name: 'build' }] });
+  return n;
+}
+
+async function newSession(projectId = 'widgets'): Promise<string> {
+  return (await stack.http<Session>('POST', '/api/v1/sessions', { projectId })).body.id;
+}
+
+describe('ao project', () => {
+  it('adds a checkout and lists it, in human form and as JSON', async () => {
+    const added = await ao(['project', 'add', checkout.path, '--id', 'widgets']);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('project widgets');
+    expect(added.stdout).toContain('repo: https://github.com/Acme/Widgets');
+    const listed = await ao(['project', 'ls', '--json']);
+    expect(json<{ projects: Array<{ id: string }> }>(listed).projects.map((p) => p.id)).toContain('widgets');
+  });
+});
+
+describe('ao session claim-pr', () => {
+  it('claims and prints the session, the PR and no checkout line', async () => {
+    const s = await newSession();
+    const n = addPr();
+    const run = await ao(['session', 'claim-pr', s, String(n)]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toEqual([`session ${s} claimed PR #${n}`, `pr: https://github.com/Acme/Widgets/pull/${n}`]);
+  });
+
+  it('accepts the PR first, and the session from AO_SESSION_ID', async () => {
+    const s = await newSession();
+    const a = addPr();
+    const b = addPr();
+    expect((await ao(['session', 'claim-pr', `#${a}`, s])).stdout).toContain(`claimed PR #${a}`);
+    expect((await ao(['session', 'claim-pr', String(b)], { AO_SESSION_ID: s })).stdout).toContain(`claimed PR #${b}`);
+  });
+
+  it('says whom it took the PR from, and refuses with --no-takeover naming the owner', async () => {
+    const s1 = await newSession();
+    const s2 = await newSession();
+    const s3 = await newSession();
+    const n = addPr();
+    await ao(['session', 'claim-pr', s1, String(n)]);
+    const moved = await ao(['session', 'claim-pr', s2, String(n)]);
+    expect(moved.stdout).toContain(`taking over from ${s1}`);
+    const refused = await ao(['session', 'claim-pr', s3, String(n), '--no-takeover', '--json']);
+    expect(refused.code).toBe(1);
+    expect(json(refused)).toMatchObject({ error: { code: 'PR_CLAIMED_BY_ACTIVE_SESSION', details: { ownerSessionId: s2 } } });
+  });
+
+  it('prints the job as JSON', async () => {
+    const s = await newSession();
+    const n = addPr();
+    const run = await ao(['session', 'claim-pr', s, String(n), '--json']);
+    expect(run.code).toBe(0);
+    expect(json(run)).toMatchObject({ state: 'succeeded', result: { sessionId: s, prs: [{ number: n }] } });
+  });
+
+  it.each([
+    [['session', 'claim-pr', '142'], 'session id is required'],
+    [['session', 'claim-pr', 'widgets-1', 'not a ref'], 'invalid PR reference'],
+    [['session', 'claim-pr', 'widgets-1', '1', '--bogus'], 'Nonexistent flag'],
+  ])('exits 2 on usage errors: %j', async (args, message) => {
+    const run = await ao(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+
+  it('exits 1 with the code for an unknown PR', async () => {
+    const s = await newSession();
+    const run = await ao(['session', 'claim-pr', s, '99999']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('PR_NOT_FOUND');
+  });
+
+  it('times out with exit 3 and the job id while no worker runs; rerunning attaches to the same job; job wait returns it', async () => {
+    const s = await newSession();
+    const n = addPr();
+    await stack.stopWorker();
+    try {
+      const first = await ao(['session', 'claim-pr', s, String(n), '--timeout', '1', '--json']);
+      expect(first.code).toBe(3);
+      const jobId = json<{ error: { code: string; details: { jobId: string } } }>(first).error.details.jobId;
+      expect(json(first)).toMatchObject({ error: { code: 'WAIT_TIMEOUT' } });
+      const again = await ao(['session', 'claim-pr', s, String(n), '--timeout', '1', '--json']);
+      expect(json<{ error: { details: { jobId: string } } }>(again).error.details.jobId).toBe(jobId);
+
+      await stack.startWorker();
+      const waited = await ao(['job', 'wait', jobId, '--json']);
+      expect(waited.code).toBe(0);
+      expect(json(waited)).toMatchObject({ id: jobId, state: 'succeeded' });
+      // the claim command attaches until it has seen its job finish; after that it claims anew
+      const attached = await ao(['session', 'claim-pr', s, String(n), '--json']);
+      expect(json(attached)).toMatchObject({ id: jobId, state: 'succeeded' });
+      const fresh = await ao(['session', 'claim-pr', s, String(n), '--json']);
+      expect(json<{ id: string }>(fresh).id).not.toBe(jobId);
+    } finally {
+      await stack.startWorker().catch(() => undefined);
+    }
+  });
+
+  it('prints the job id and its status URL with --no-wait', async () => {
+    const s = await newSession();
+    const run = await ao(['session', 'claim-pr', s, String(addPr()), '--no-wait']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/claim queued: job job_\w+\nstatus: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/jobs\/job_\w+/);
+  });
+
+  it('resolves a number with `gh repo view` when the project has no origin', async () => {
+    const bare = await makeCheckout('');
+    const ghDir = await mkdtemp(join(tmpdir(), 'ao-gh-'));
+    try {
+      await writeFile(join(ghDir, 'gh'), `#!/bin/sh\n[ "$1 $2" = "repo view" ] && echo https://github.com/Acme/Widgets && exit 0\nexit 1\n`);
+      await chmod(join(ghDir, 'gh'), 0o755);
+      const env = { PATH: `${ghDir}:${process.env.PATH ?? ''}` };
+      expect((await ao(['project', 'add', bare.path, '--id', 'noorigin', '--repo', ''], env)).code).toBe(0);
+      await stack.db.sql`update ao.projects set repo_url = '' where id = 'noorigin'`;
+      const s = await newSession('noorigin');
+      const n = addPr();
+      const run = await ao(['session', 'claim-pr', s, String(n)], env);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`claimed PR #${n}`);
+      const without = await ao(['session', 'claim-pr', s, String(n)], { PATH: '/usr/bin:/bin' });
+      expect(without.code).toBe(2);
+      expect(without.stderr).toContain('pass the full PR URL');
+    } finally {
+      await bare.remove();
+      await rm(ghDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('every command speaks JSON', () => {
+  it('session ls/show/prs/kill, job show, events parse as JSON', async () => {
+    const s = await newSession();
+    const n = addPr();
+    const claimed = json<{ id: string }>(await ao(['session', 'claim-pr', s, String(n), '--json']));
+    expect(json<{ sessions: unknown[] }>(await ao(['session', 'ls', '--project', 'widgets', '--json'])).sessions.length).toBeGreaterThan(0);
+    expect(json(await ao(['session', 'show', s, '--json']))).toMatchObject({ id: s });
+    expect(json(await ao(['session', 'prs', s, '--json']))).toMatchObject({ sessionId: s, prs: [{ number: n }] });
+    expect(json(await ao(['job', 'show', claimed.id, '--json']))).toMatchObject({ id: claimed.id, state: 'succeeded' });
+    expect(json<{ events: unknown[] }>(await ao(['events', '--limit', '5', '--json'])).events).toHaveLength(5);
+    expect(json(await ao(['session', 'kill', s, '--json']))).toMatchObject({ id: s, state: 'terminated' });
+    const missing = await ao(['session', 'show', 'nope-1', '--json']);
+    expect(missing.code).toBe(1);
+    expect(json(missing)).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
+  });
+
+  it('the manifest the build wrote lists exactly the compiled commands', async () => {
+    const manifest = JSON.parse(await readFile(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
+    expect(Object.keys(manifest.commands).sort()).toEqual([
+      'events',
+      'job:show',
+      'job:wait',
+      'project:add',
+      'project:ls',
+      'session:claim-pr',
+      'session:kill',
+      'session:ls',
+      'session:prs',
+      'session:rm',
+      'session:show',
+    ]);
+  });
+});
