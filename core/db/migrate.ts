@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger, migrate, type Settings } from 'graphile-migrate';
 // graphile-migrate keeps its pg pools alive after `migrate` returns and calls process.exit(1)
@@ -6,7 +8,15 @@ import { Logger, migrate, type Settings } from 'graphile-migrate';
 // as soon as the migration is done. The version is pinned exactly, so this path is stable.
 import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+/** migrations/ of the package, whether this runs from the sources or compiled in dist/ */
+function findMigrationsDir(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'migrations', '.gmrc'))) return join(dir, 'migrations');
+  }
+  throw new Error('cannot find migrations/.gmrc above ' + fileURLToPath(import.meta.url));
+}
+
+const MIGRATIONS_DIR = findMigrationsDir();
 
 /** graphile-migrate throws this when another process holds its advisory lock. */
 const LOCKED = /Failed to get exclusive lock/;

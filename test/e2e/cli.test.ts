@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -184,6 +185,76 @@ describe('ao session claim-pr', () => {
   });
 });
 
+describe('ao api and ao worker (the compiled processes)', () => {
+  it('serve against the configured Postgres and Redis and stop cleanly on SIGINT', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      DATABASE_URL: stack.db.url,
+      REDIS_URL: stack.queue.redisUrl,
+      AO_QUEUE_PREFIX: stack.queue.prefix,
+      AO_PORT: '0',
+      AO_DATA_DIR: join(home, 'data'),
+      AO_LOG_LEVEL: 'warn',
+      GITHUB_GRAPHQL_URL: stack.github.url,
+      GITHUB_TOKEN: stack.github.token,
+    };
+    const api = spawn(process.execPath, [bin, 'api'], { env });
+    const worker = spawn(process.execPath, [bin, 'worker'], { env });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('ao api did not say where it listens')), 20_000);
+        let err = '';
+        api.stderr.on('data', (chunk: Buffer) => {
+          err += chunk.toString();
+          const match = /API on (http:\/\/[\d.:]+)/.exec(err);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1] as string);
+          }
+        });
+      });
+      expect(await (await fetch(`${url}/readyz`)).json()).toMatchObject({ status: 'ok' });
+    } finally {
+      api.kill('SIGINT');
+      worker.kill('SIGINT');
+    }
+    const codes = await Promise.all([once(api, 'exit'), once(worker, 'exit')]);
+    expect(codes.map(([code]) => code as number | null)).toEqual([0, 0]);
+  });
+});
+
+describe('ao events --follow', () => {
+  it('streams events as NDJSON until interrupted', async () => {
+    const child = spawn(process.execPath, [bin, 'events', '--follow', '--json'], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, AO_API_URL: stack.api, AO_DATA_DIR: join(home, 'data') },
+    });
+    const lines: string[] = [];
+    let partial = '';
+    const sessionId = await new Promise<string>((resolve, reject) => {
+      let created: string | undefined;
+      const timer = setTimeout(() => reject(new Error(`no event for the new session in: ${lines.join('\n')}`)), 15_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        partial += chunk.toString();
+        const complete = partial.split('\n');
+        partial = complete.pop() ?? '';
+        lines.push(...complete);
+        if (created && lines.some((l) => l.includes(`"key":"${created}"`))) {
+          clearTimeout(timer);
+          resolve(created);
+        }
+      });
+      // once the stream is up (it replays history first), create something new to see
+      setTimeout(() => void newSession().then((id) => (created = id)), 500);
+    });
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    const events = lines.map((l) => JSON.parse(l) as { type: string; key: string });
+    expect(events.find((e) => e.key === sessionId)?.type).toBe('session_created');
+  });
+});
+
 describe('every command speaks JSON', () => {
   it('session ls/show/prs/kill, job show, events parse as JSON', async () => {
     const s = await newSession();
@@ -203,6 +274,7 @@ describe('every command speaks JSON', () => {
   it('the manifest the build wrote lists exactly the compiled commands', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
     expect(Object.keys(manifest.commands).sort()).toEqual([
+      'api',
       'events',
       'job:show',
       'job:wait',
@@ -214,6 +286,8 @@ describe('every command speaks JSON', () => {
       'session:prs',
       'session:rm',
       'session:show',
+      'start',
+      'worker',
     ]);
   });
 });

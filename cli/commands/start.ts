@@ -1,0 +1,18 @@
+import { loadConfig } from '../../core/config.js';
+import { runStart, untilSignal } from '../processes.js';
+import { AoCommand } from '../base-command.js';
+
+export default class Start extends AoCommand {
+  static override enableJsonFlag = false;
+  static override summary = 'Run ao: the API and a claim worker in one process';
+  static override description =
+    'Uses DATABASE_URL and REDIS_URL when set, else local servers on the default ports, else starts an embedded Postgres and a redis-server from PATH. Ctrl-C stops gracefully.';
+  static override examples = ['<%= config.bin %> start', 'AO_PORT=8080 GITHUB_TOKEN=$(gh auth token) <%= config.bin %> start'];
+
+  async run(): Promise<void> {
+    await this.parse(Start);
+    const running = await runStart(loadConfig());
+    this.progress(`ao: API on ${running.apiUrl ?? '(none)'}; Ctrl-C to stop`);
+    await untilSignal(running);
+  }
+}
