@@ -29,6 +29,9 @@ export async function acceptClaim(
   if (session.state === 'terminated') {
     throw new AoError('SESSION_TERMINATED', `session ${sessionId} is terminated`, { sessionId });
   }
+  if (session.state === 'provisional' && session.leaseExpiresAt && Date.parse(session.leaseExpiresAt) < Date.now()) {
+    throw new AoError('SESSION_TERMINATED', `session ${sessionId} was provisional and its lease expired`, { sessionId });
+  }
   if (session.kind !== 'worker') {
     throw new AoError('SESSION_NOT_CLAIMABLE', `session ${sessionId} is an ${session.kind}; only worker sessions can claim PRs`, {
       sessionId,
@@ -50,7 +53,8 @@ export async function acceptClaim(
     ? { scope: `claim:${sessionId}`, key: idempotencyKey, requestHash: hashRequest(request) }
     : null;
   const { job, created } = await createJob(ctx.db, {
-    kind: 'claim',
+    // a provisional session was spawned for this claim: if the claim fails, the worker removes it
+    kind: session.state === 'provisional' ? 'spawn_claim' : 'claim',
     sessionId,
     projectId: project.id,
     request,

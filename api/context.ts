@@ -8,6 +8,8 @@ export interface ApiContext {
   dataDir: string;
   /** recorded on the sessions this process creates */
   hostName: string;
+  /** how long a provisional session lives unless a claim activates it */
+  provisionalLeaseSeconds: number;
   /** when set, every route but health requires `Authorization: Bearer <token>` */
   apiToken: string | null;
   queue: {

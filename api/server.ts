@@ -13,6 +13,8 @@ export interface ApiServerOptions {
   host: string;
   /** 0: a free port */
   port: number;
+  /** how long a provisional session lives unless a claim activates it (default 600 s) */
+  provisionalLeaseSeconds?: number;
   logger?: FastifyBaseLogger;
 }
 
@@ -70,6 +72,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       db: options.db,
       dataDir: options.dataDir,
       hostName: hostname(),
+      provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
       apiToken: options.apiToken,
       queue: {
         enqueueClaim: (jobId) => failFast(producer, enqueueClaim(queue, jobId)),

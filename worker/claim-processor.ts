@@ -4,9 +4,10 @@ import { ClaimRequest } from '../core/domain.js';
 import { AoError } from '../core/errors.js';
 import { ClaimJobData } from '../core/queue.js';
 import { claimPr } from '../core/store/claim-pr.js';
-import { failJob, requeueJob, startJob } from '../core/store/jobs.js';
+import { beginCompensation, failJob, finishCompensation, requeueJob, startJob } from '../core/store/jobs.js';
 import { asJobError, isTransient } from './failure.js';
 import type { PrSource } from './pr-source.js';
+import { removeProvisionalSession } from './remove-provisional-session.js';
 
 export const SHUTDOWN = 'shutdown';
 
@@ -31,6 +32,22 @@ function rateLimitWait(retryAt: unknown): number {
   const at = Date.parse(String(retryAt ?? ''));
   const wait = (Number.isNaN(at) ? Date.now() + 60_000 : at) - Date.now();
   return Math.min(Math.max(wait, 1000), 3600_000);
+}
+
+/**
+ * A spawn_claim whose claim failed removes the session that was spawned for it, so no orphan
+ * survives even when the CLI that spawned it is gone. The job keeps the claim's error; a failed
+ * removal is recorded in details.compensationError and leaves the session findable.
+ */
+async function compensate(deps: ClaimProcessorDeps, jobId: string, sessionId: string, error: AoError): Promise<void> {
+  await beginCompensation(deps.db, jobId, error.toBody());
+  let details: Record<string, unknown> = { ...(error.details ?? {}), sessionId };
+  try {
+    details = { ...details, sessionRemoved: (await removeProvisionalSession(deps.db, sessionId)) === 'removed' };
+  } catch (err) {
+    details = { ...details, compensationError: asJobError(err).message };
+  }
+  await finishCompensation(deps.db, jobId, { code: error.code, message: error.message, details });
 }
 
 export function createClaimProcessor(deps: ClaimProcessorDeps) {
@@ -68,7 +85,11 @@ export function createClaimProcessor(deps: ClaimProcessorDeps) {
         await requeueJob(deps.db, jobId, `retrying after attempt ${attempt} failed: ${error.message}`, error.toBody());
         throw error;
       }
-      await failJob(deps.db, jobId, error.toBody());
+      if (started.kind === 'spawn_claim' && started.sessionId) {
+        await compensate(deps, jobId, started.sessionId, error);
+      } else {
+        await failJob(deps.db, jobId, error.toBody());
+      }
       throw new UnrecoverableError(`${error.code}: ${error.message}`);
     }
   };

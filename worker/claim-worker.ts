@@ -3,6 +3,7 @@ import type { Pool } from '../core/db/connect.js';
 import { CLAIM_QUEUE, claimJobOptions, claimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
 import type { PrSource } from './pr-source.js';
+import { startJanitor } from './janitor.js';
 import { startSweeper } from './sweeper.js';
 
 export interface ClaimWorkerOptions {
@@ -19,6 +20,8 @@ export interface ClaimWorkerOptions {
 
 export interface ClaimWorker {
   sweepNow(): Promise<number>;
+  /** removes expired provisional sessions now */
+  cleanNow(): Promise<number>;
   /**
    * Graceful stop: take no new jobs, give in-flight claims `graceMs` to finish, then abort their
    * GitHub calls and release them to another worker; close every connection.
@@ -58,12 +61,15 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     staleSeconds: options.sweep?.staleSeconds ?? 30,
     log: options.log,
   });
+  const janitor = startJanitor({ db: options.db, intervalMs: options.sweep?.intervalMs ?? 15_000, log: options.log });
   await worker.waitUntilReady();
 
   return {
     sweepNow: () => sweeper.sweepNow(),
+    cleanNow: () => janitor.sweepNow(),
     async close(graceMs = 10_000) {
       await sweeper.stop();
+      await janitor.stop();
       const abort = setTimeout(() => worker.cancelAllJobs(SHUTDOWN), graceMs);
       try {
         await worker.close();

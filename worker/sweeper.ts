@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
 import { enqueueClaim, type ClaimJobData } from '../core/queue.js';
 import { listStaleUnfinishedJobs } from '../core/store/jobs.js';
+import { every } from './every.js';
 
 export interface SweeperOptions {
   db: Pool;
@@ -20,15 +21,11 @@ export interface SweeperOptions {
  * claim transaction is idempotent per job.
  */
 export function startSweeper(options: SweeperOptions): { sweepNow(): Promise<number>; stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let stopped = false;
-
   async function sweep(): Promise<number> {
     const stale = await listStaleUnfinishedJobs(options.db, { staleSeconds: options.staleSeconds, limit: 500 });
     let requeued = 0;
     for (const { id, kind } of stale) {
-      if (kind !== 'claim') continue;
+      if (kind !== 'claim' && kind !== 'spawn_claim') continue;
       const carried = await options.queue.getJob(id);
       const state = carried ? await carried.getState() : 'missing';
       if (state === 'completed' || state === 'failed') await carried?.remove();
@@ -39,31 +36,8 @@ export function startSweeper(options: SweeperOptions): { sweepNow(): Promise<num
     }
     return requeued;
   }
-
-  function sweepNow(): Promise<number> {
-    running ??= sweep().finally(() => {
-      running = undefined;
-    });
-    return running;
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      sweepNow()
-        .catch((err: unknown) => options.log('sweep failed', { error: err instanceof Error ? err.message : String(err) }))
-        .finally(schedule);
-    }, options.intervalMs);
-    timer.unref();
-  }
-  schedule();
-
-  return {
-    sweepNow,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running?.catch(() => {});
-    },
-  };
+  const loop = every(options.intervalMs, sweep, (err) =>
+    options.log('sweep failed', { error: err instanceof Error ? err.message : String(err) }),
+  );
+  return { sweepNow: loop.now, stop: loop.stop };
 }

@@ -15,9 +15,6 @@ import { createWorktree, removeWorktree } from '../../worker/workspace/worktree.
 import type { ApiContext } from '../context.js';
 import { problemResponses } from '../problem.js';
 
-/** How long a provisional session (spawn with a claim) lives unless its claim activates it. */
-export const PROVISIONAL_LEASE_SECONDS = 600;
-
 const CreateSession = z.object({
   projectId: z.string().min(1),
   kind: SessionKind.optional().describe('default worker'),
@@ -49,7 +46,7 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         kind: request.body.kind ?? 'worker',
         branch: request.body.branch ?? null,
         host: ctx.hostName,
-        leaseSeconds: request.body.provisional ? PROVISIONAL_LEASE_SECONDS : null,
+        leaseSeconds: request.body.provisional ? ctx.provisionalLeaseSeconds : null,
       });
       try {
         const worktree = await createWorktree({

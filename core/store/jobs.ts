@@ -63,12 +63,29 @@ export async function startJob(
   id: string,
   attempt: number,
   step: string,
-): Promise<{ request: unknown; sessionId: string | null } | null> {
-  const [row] = await db<[{ request: unknown; session_id: string | null }?]>`
+): Promise<{ kind: JobKind; request: unknown; sessionId: string | null } | null> {
+  const [row] = await db<[{ kind: JobKind; request: unknown; session_id: string | null }?]>`
     update ao.jobs set state = 'running', attempts = ${attempt}, step = ${step}, updated_at = now()
     where id = ${id} and state in ('queued', 'running')
-    returning request, session_id`;
-  return row ? { request: row.request, sessionId: row.session_id } : null;
+    returning kind, request, session_id`;
+  return row ? { kind: row.kind, request: row.request, sessionId: row.session_id } : null;
+}
+
+/** A spawn_claim whose claim failed: the error is final, the spawned session is being removed. */
+export async function beginCompensation(db: Db, id: string, error: ErrorBody): Promise<void> {
+  await db`
+    update ao.jobs set state = 'compensating', step = 'removing the spawned session', error = ${jsonb(db, error)},
+      updated_at = now()
+    where id = ${id} and state in ('queued', 'running')`;
+}
+
+/** compensated: the spawned session is gone; compensation_failed: it is left, findable. */
+export async function finishCompensation(db: Db, id: string, error: ErrorBody): Promise<void> {
+  const failed = error.details?.compensationError !== undefined;
+  await db`
+    update ao.jobs set state = ${failed ? 'compensation_failed' : 'compensated'}, step = null,
+      error = ${jsonb(db, error)}, finished_at = now(), updated_at = now()
+    where id = ${id} and state = 'compensating'`;
 }
 
 /** Back to queued between attempts (retry backoff, rate-limit wait), saying why in `step`. */

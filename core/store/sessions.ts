@@ -91,3 +91,13 @@ export async function deleteSession(db: Db, id: string): Promise<boolean> {
 export function sessionNotFound(id: string): AoError {
   return new AoError('SESSION_NOT_FOUND', `session ${id} does not exist`, { sessionId: id });
 }
+
+/** Provisional sessions of this host whose lease has run out (the janitor's input). */
+export async function listExpiredProvisionalSessions(db: Db, host: string, limit: number): Promise<string[]> {
+  const rows = await db<Array<{ id: string }>>`
+    select id from ao.sessions
+    where state = 'provisional' and lease_expires_at < now() and host = ${host}
+    order by lease_expires_at
+    limit ${limit}`;
+  return rows.map((r) => r.id);
+}

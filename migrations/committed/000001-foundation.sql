@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:1ab5bddce56d784ae45da6ccba3cd9b188c94466
+--! Hash: sha1:5601c6d3afc840d2adbc586484214e78aeb50d43
 --! Message: foundation
 
 -- ao foundation: projects, sessions, pull requests and their facts, jobs, idempotency keys,
@@ -593,8 +593,8 @@ create trigger _500_cdc_delete after delete on ao.jobs
 -- p_snapshot is a PrSnapshot (core/domain.ts), validated by the caller. Returns
 --   {"ok": true, "result": ClaimResult, "previousOwner": text|null}
 --   {"ok": false, "error": {"code", "message", "details"}}   -- nothing was written
--- When p_job_id names a job, its row is marked succeeded with the result in the same
--- transaction, and a job that already succeeded returns its stored result untouched: a job that
+-- A provisional claimant is activated (its lease cleared). When p_job_id names a job, its row
+-- is marked succeeded with the result in the same transaction, and a job that already succeeded returns its stored result untouched: a job that
 -- stalls and runs twice cannot claim twice nor rewrite the result of the first run.
 
 create function ao.claim_error(p_code text, p_message text, p_details jsonb default null) returns jsonb
@@ -642,6 +642,11 @@ begin
   elsif v_session.state = 'terminated' then
     return ao.claim_error('SESSION_TERMINATED', format('session %s is terminated', p_session_id),
       jsonb_build_object('sessionId', p_session_id));
+  elsif v_session.state = 'provisional' and v_session.lease_expires_at < now() then
+    -- its spawner gave up on it: a late claim must not bring it back
+    return ao.claim_error('SESSION_TERMINATED',
+      format('session %s was provisional and its lease expired', p_session_id),
+      jsonb_build_object('sessionId', p_session_id, 'leaseExpiresAt', ao.iso(v_session.lease_expires_at)));
   elsif v_session.kind <> 'worker' then
     return ao.claim_error('SESSION_NOT_CLAIMABLE',
       format('session %s is an %s; only worker sessions can claim PRs', p_session_id, v_session.kind),
@@ -762,6 +767,12 @@ begin
     where (m.thread_id, m.author, m.body, m.url, m.is_bot, m.created_at)
       is distinct from (excluded.thread_id, excluded.author, excluded.body, excluded.url,
         excluded.is_bot, excluded.created_at);
+  end if;
+
+  -- a provisional session (spawned to claim this PR) becomes a real one with its claim
+  if v_session.state = 'provisional' then
+    update ao.sessions set state = 'active', lease_expires_at = null, updated_at = now()
+    where id = v_session.id;
   end if;
 
   v_result := jsonb_build_object(

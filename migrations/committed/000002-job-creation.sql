@@ -1,5 +1,5 @@
---! Previous: sha1:1ab5bddce56d784ae45da6ccba3cd9b188c94466
---! Hash: sha1:dc97f1c487b34daa8dbbddbdb2ad27aa3bc7a7a5
+--! Previous: sha1:5601c6d3afc840d2adbc586484214e78aeb50d43
+--! Hash: sha1:ea83d15ab1e78e5c5fdc57e07afab56aefd8a63c
 --! Message: job creation
 
 -- Job creation with idempotency keys, in one round trip.

@@ -286,6 +286,7 @@ describe('every command speaks JSON', () => {
       'session:prs',
       'session:rm',
       'session:show',
+      'spawn',
       'start',
       'worker',
     ]);

@@ -24,6 +24,8 @@ export interface Stack {
   http<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpReply<T>>;
   startWorker(options?: { lockDurationMs?: number; sweep?: { intervalMs: number; staleSeconds: number } }): Promise<ClaimWorker>;
   stopWorker(): Promise<void>;
+  /** the running worker (throws when none runs) */
+  worker(): ClaimWorker;
   /** polls GET /jobs/{id}?wait until the job is finished (deadline: timeoutMs) */
   waitForJob(jobId: string, timeoutMs?: number): Promise<Job>;
   close(): Promise<void>;
@@ -40,6 +42,7 @@ export interface StackOptions {
   apiToken?: string | null;
   retry?: { attempts: number; delayMs: number };
   githubToken?: string;
+  provisionalLeaseSeconds?: number;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -58,6 +61,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     apiToken: options.apiToken ?? null,
     host: '127.0.0.1',
     port: 0,
+    provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
   });
   let worker: ClaimWorker | null = null;
 
@@ -88,6 +92,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         sweep: workerOptions.sweep ?? { intervalMs: 60_000, staleSeconds: 60 },
         log: process.env.AO_TEST_LOG ? (m, f) => console.error(m, f) : () => {},
       });
+      return worker;
+    },
+    worker() {
+      if (!worker) throw new Error('no worker is running');
       return worker;
     },
     async stopWorker() {

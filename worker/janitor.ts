@@ -1,0 +1,36 @@
+import { hostname } from 'node:os';
+import type { Pool } from '../core/db/connect.js';
+import { listExpiredProvisionalSessions } from '../core/store/sessions.js';
+import { every } from './every.js';
+import { removeProvisionalSession } from './remove-provisional-session.js';
+
+/**
+ * Removes provisional sessions whose lease ran out before a claim activated them (a spawn whose
+ * CLI died before or while claiming). Worktrees are local, so each host's workers clean the
+ * sessions made on that host.
+ */
+export function startJanitor(options: {
+  db: Pool;
+  intervalMs: number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}): { sweepNow(): Promise<number>; stop(): Promise<void> } {
+  const host = hostname();
+  async function sweep(): Promise<number> {
+    let removed = 0;
+    for (const id of await listExpiredProvisionalSessions(options.db, host, 50)) {
+      try {
+        if ((await removeProvisionalSession(options.db, id)) === 'removed') {
+          removed++;
+          options.log('janitor removed a provisional session whose lease expired', { sessionId: id });
+        }
+      } catch (err) {
+        options.log('janitor could not remove a provisional session', { sessionId: id, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return removed;
+  }
+  const loop = every(options.intervalMs, sweep, (err) =>
+    options.log('janitor failed', { error: err instanceof Error ? err.message : String(err) }),
+  );
+  return { sweepNow: loop.now, stop: loop.stop };
+}
