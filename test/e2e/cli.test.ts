@@ -161,27 +161,38 @@ describe('ao session claim-pr', () => {
     expect(run.stdout).toMatch(/claim queued: job job_\w+\nstatus: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/jobs\/job_\w+/);
   });
 
-  it('resolves a number with `gh repo view` when the project has no origin', async () => {
+  it('uses `gh repo view` for a checkout without origin: at project add, and for a number at claim time', async () => {
     const bare = await makeCheckout('');
     const ghDir = await mkdtemp(join(tmpdir(), 'ao-gh-'));
     try {
       await writeFile(join(ghDir, 'gh'), `#!/bin/sh\n[ "$1 $2" = "repo view" ] && echo https://github.com/Acme/Widgets && exit 0\nexit 1\n`);
       await chmod(join(ghDir, 'gh'), 0o755);
-      const env = { PATH: `${ghDir}:${process.env.PATH ?? ''}` };
-      expect((await ao(['project', 'add', bare.path, '--id', 'noorigin', '--repo', ''], env)).code).toBe(0);
-      await stack.db.sql`update ao.projects set repo_url = '' where id = 'noorigin'`;
+      const withGh = { PATH: `${ghDir}:${process.env.PATH ?? ''}` };
+      const noGh = { PATH: '/usr/bin:/bin' };
+      const viaGh = await ao(['project', 'add', bare.path, '--id', 'viagh', '--json'], withGh);
+      expect(json(viaGh)).toMatchObject({ id: 'viagh', repoUrl: 'https://github.com/Acme/Widgets' });
+      const none = await ao(['project', 'add', bare.path, '--id', 'noorigin', '--json'], noGh);
+      expect(json(none)).toMatchObject({ id: 'noorigin', repoUrl: '' });
+
       const s = await newSession('noorigin');
       const n = addPr();
-      const run = await ao(['session', 'claim-pr', s, String(n)], env);
+      const run = await ao(['session', 'claim-pr', s, String(n)], withGh);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain(`claimed PR #${n}`);
-      const without = await ao(['session', 'claim-pr', s, String(n)], { PATH: '/usr/bin:/bin' });
+      const without = await ao(['session', 'claim-pr', s, String(n)], noGh);
       expect(without.code).toBe(2);
       expect(without.stderr).toContain('pass the full PR URL');
     } finally {
       await bare.remove();
       await rm(ghDir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a session outside the --project given, as a usage error', async () => {
+    const s = await newSession();
+    const run = await ao(['session', 'claim-pr', s, '1', '-p', 'other']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`session ${s} is not in project other`);
   });
 });
 

@@ -94,6 +94,26 @@ describe('ao spawn', () => {
     expect(await sessions()).toEqual(before);
   });
 
+  it('exits 4 and leaves the session findable when removing it fails too', async () => {
+    const fragile = await makeCheckout();
+    await stack.http('POST', '/api/v1/projects', { path: fragile.path, id: 'fragile' });
+    // hold the claim inside its GitHub call, then remove the checkout: git can no longer remove the worktree
+    const gate = stack.github.holdRequests();
+    const before = stack.github.stats.requests;
+    const create = spawn(process.execPath, [bin, 'spawn', '--project', 'fragile', '--claim-pr', '888888', '--json'], { env: env() });
+    await stack.github.waitForRequests(before + 1, 15_000);
+    await rm(fragile.path, { recursive: true, force: true });
+    gate.release();
+    let stdout = '';
+    create.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const [code] = (await once(create, 'exit')) as [number | null];
+    expect(code).toBe(4);
+    const out = JSON.parse(stdout) as { error: { code: string; message: string; details: { sessionId: string } } };
+    expect(out.error.code).toBe('PR_NOT_FOUND');
+    expect(out.error.message).toContain(`ao session rm ${out.error.details.sessionId} --force`);
+    expect((await sessions()).find((s) => s.id === out.error.details.sessionId)?.state).toBe('provisional');
+  });
+
   it('leaves no orphan when the CLI is SIGKILLed right after the session exists', async () => {
     const n = addPr();
     await stack.stopWorker(); // the claim, if it was sent, waits in the queue

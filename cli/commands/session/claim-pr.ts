@@ -34,6 +34,7 @@ ${EXIT_HELP}`;
     second: Args.string({ description: 'PR ref', required: false }),
   };
   static override flags = {
+    project: Flags.string({ char: 'p', description: 'refuse unless the session belongs to this project' }),
     takeover: Flags.boolean({ description: 'take the PR from an active owner (--no-takeover refuses instead)', default: true, allowNo: true }),
     wait: Flags.boolean({ description: 'wait for the claim to finish (--no-wait prints the job id)', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait before giving up (the job goes on)', default: 300, min: 1 }),
@@ -55,6 +56,9 @@ ${EXIT_HELP}`;
 
     const api = this.api();
     const { body: session } = await api.request('GET', `/api/v1/sessions/${encodeURIComponent(sessionId)}`, { schema: Session });
+    if (flags.project && session.projectId !== flags.project) {
+      throw new CliFailure('USAGE', `session ${session.id} is not in project ${flags.project}`, EXIT.usage);
+    }
     const { body: project } = await api.request('GET', `/api/v1/projects/${encodeURIComponent(session.projectId)}`, { schema: Project });
     const pr = await resolveRefForProject(ref, project);
 
