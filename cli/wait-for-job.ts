@@ -2,26 +2,41 @@ import { ux } from '@oclif/core';
 import { Job, TERMINAL_JOB_STATES } from '../core/domain.js';
 import type { ApiClient } from './api-client.js';
 
+/** Progress on stderr: a spinner on a terminal, one line per change otherwise (logs, pipes). */
+function progressReporter(label: string, quiet: boolean): { update(text: string): void; done(text: string): void } {
+  if (quiet) return { update: () => {}, done: () => {} };
+  if (process.stderr.isTTY) {
+    ux.action.start(label, 'queued', { stdout: false });
+    return { update: (text) => (ux.action.status = text), done: (text) => ux.action.stop(text) };
+  }
+  let last = '';
+  const line = (text: string) => {
+    if (text !== last) process.stderr.write(`${label}: ${text}\n`);
+    last = text;
+  };
+  return { update: line, done: line };
+}
+
 /**
  * Long-polls GET /jobs/{id}?wait until the job finishes or `timeoutMs` passes, showing the job's
  * step on stderr. Returns the job as last seen; the caller decides what an unfinished one means.
  */
 export async function waitForJob(api: ApiClient, jobId: string, timeoutMs: number, options: { quiet: boolean; label: string }): Promise<Job> {
   const deadline = Date.now() + timeoutMs;
-  if (!options.quiet) ux.action.start(options.label, 'queued', { stdout: false });
+  const progress = progressReporter(options.label, options.quiet);
   try {
     for (;;) {
       const left = deadline - Date.now();
       const wait = Math.max(0, Math.min(Math.ceil(left / 1000), 20));
       const { body: job } = await api.request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}${wait > 0 ? `?wait=${wait}` : ''}`, { schema: Job });
-      if (!options.quiet) ux.action.status = job.step ?? job.state;
       if (TERMINAL_JOB_STATES.has(job.state) || Date.now() >= deadline) {
-        if (!options.quiet) ux.action.stop(job.state);
+        progress.done(job.state);
         return job;
       }
+      progress.update(job.step ?? job.state);
     }
   } catch (err) {
-    if (!options.quiet) ux.action.stop('error');
+    progress.done('error');
     throw err;
   }
 }
