@@ -26,7 +26,17 @@ export async function resolveRefForProject(ref: string, project: { id: string; p
   } catch (err) {
     throw new CliFailure('INVALID_PR_REF', err instanceof AoError ? err.message : `invalid PR reference; use ${PR_REF_FORMS}`, EXIT.usage);
   }
-  if (parsed.kind === 'full') return canonicalPrUrl(parsed.owner, parsed.repo, parsed.number);
+  if (parsed.kind === 'full') {
+    const origin = parseRepoUrl(project.repoUrl);
+    if (origin && (origin.owner.toLowerCase() !== parsed.owner.toLowerCase() || origin.repo.toLowerCase() !== parsed.repo.toLowerCase())) {
+      throw new CliFailure(
+        'PR_PROJECT_MISMATCH',
+        `${parsed.owner}/${parsed.repo}#${parsed.number} is not a PR of project ${project.id} (${origin.owner}/${origin.repo})`,
+        EXIT.usage,
+      );
+    }
+    return canonicalPrUrl(parsed.owner, parsed.repo, parsed.number);
+  }
   const repo = parseRepoUrl(project.repoUrl) ?? parseRepoUrl((await ghRepoUrl(project.path)) ?? '');
   if (!repo) {
     throw new CliFailure(

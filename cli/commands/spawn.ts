@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { z } from 'zod';
 import { ClaimResult, Project, Session } from '../../core/domain.js';
+import { ApiError } from '../api-client.js';
 import { AoCommand, CliFailure, EXIT, EXIT_HELP } from '../base-command.js';
 import { PendingClaims, resolveRefForProject } from '../claim-support.js';
 import { waitForJob } from '../wait-for-job.js';
@@ -44,11 +45,23 @@ ${EXIT_HELP}`;
     this.say(`workspace: ${session.workspacePath}`);
     if (!pr) return session;
 
-    const { body: accepted } = await api.request('POST', `/api/v1/sessions/${encodeURIComponent(session.id)}/pr/claim`, {
-      body: { pr, allowTakeover: flags.takeover },
-      headers: { 'idempotency-key': `spawn-${PendingClaims.requestKey(session.id, pr, flags.takeover)}` },
-      schema: Accepted,
-    });
+    let accepted: z.infer<typeof Accepted>;
+    try {
+      ({ body: accepted } = await api.request('POST', `/api/v1/sessions/${encodeURIComponent(session.id)}/pr/claim`, {
+        body: { pr, allowTakeover: flags.takeover },
+        headers: { 'idempotency-key': `spawn-${PendingClaims.requestKey(session.id, pr, flags.takeover)}` },
+        schema: Accepted,
+      }));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      // refused before any job existed: the server will not compensate, so this command does
+      try {
+        await api.request('DELETE', `/api/v1/sessions/${encodeURIComponent(session.id)}?force=true`);
+      } catch (removal) {
+        throw new CliFailure(err.code, `failed to claim PR ${ref}: ${err.message}; removing session ${session.id} failed too (${removal instanceof Error ? removal.message : String(removal)}): remove it with \`ao session rm ${session.id} --force\``, EXIT.compensationFailed, { sessionId: session.id });
+      }
+      throw new CliFailure(err.code, `failed to claim PR ${ref}: ${err.message}; session ${session.id} was removed`, EXIT.failure, { sessionId: session.id, ...(err.details ?? {}) });
+    }
     if (!flags.wait) {
       this.say(`claim queued: job ${accepted.jobId}`);
       this.say(`status: ${api.baseUrl}${accepted.links.self}`);

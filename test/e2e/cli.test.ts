@@ -277,6 +277,7 @@ describe('every command speaks JSON', () => {
     expect(json(await ao(['job', 'show', claimed.id, '--json']))).toMatchObject({ id: claimed.id, state: 'succeeded' });
     expect(json<{ events: unknown[] }>(await ao(['events', '--limit', '5', '--json'])).events).toHaveLength(5);
     expect(json(await ao(['session', 'kill', s, '--json']))).toMatchObject({ id: s, state: 'terminated' });
+    expect(json(await ao(['session', 'rm', s, '--json']))).toEqual({ deleted: s });
     const missing = await ao(['session', 'show', 'nope-1', '--json']);
     expect(missing.code).toBe(1);
     expect(json(missing)).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
