@@ -1,5 +1,6 @@
-import { ConfigError, loadConfig } from '../core/config.js';
-import { runApi, runStart, runWorker, untilSignal } from './processes.js';
+import { ConfigError } from '../core/config.js';
+import { runApi, runStart, runWorker } from './processes.js';
+import { serve } from './serve.js';
 
 /**
  * `npm start` (= `ao start`), `npm start -- api`, `npm start -- worker`. The oclif `ao` binary
@@ -14,9 +15,7 @@ if (!(mode in runners)) {
 }
 
 try {
-  const running = await runners[mode as keyof typeof runners](loadConfig());
-  if (running.apiUrl) console.error(`ao ${mode}: API on ${running.apiUrl}`);
-  await untilSignal(running);
+  await serve(runners[mode as keyof typeof runners]);
   process.exit(0);
 } catch (err) {
   if (err instanceof ConfigError) {

@@ -1,5 +1,5 @@
-import { loadConfig } from '../../core/config.js';
-import { runApi, untilSignal } from '../processes.js';
+import { runApi } from '../processes.js';
+import { serve } from '../serve.js';
 import { AoCommand } from '../base-command.js';
 
 export default class Api extends AoCommand {
@@ -11,8 +11,6 @@ export default class Api extends AoCommand {
 
   async run(): Promise<void> {
     await this.parse(Api);
-    const running = await runApi(loadConfig());
-    this.progress(`ao: ${running.apiUrl ? `API on ${running.apiUrl}` : 'worker running'}; Ctrl-C to stop`);
-    await untilSignal(running);
+    await serve(runApi);
   }
 }

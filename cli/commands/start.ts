@@ -1,5 +1,5 @@
-import { loadConfig } from '../../core/config.js';
-import { runStart, untilSignal } from '../processes.js';
+import { runStart } from '../processes.js';
+import { serve } from '../serve.js';
 import { AoCommand } from '../base-command.js';
 
 export default class Start extends AoCommand {
@@ -11,8 +11,6 @@ export default class Start extends AoCommand {
 
   async run(): Promise<void> {
     await this.parse(Start);
-    const running = await runStart(loadConfig());
-    this.progress(`ao: API on ${running.apiUrl ?? '(none)'}; Ctrl-C to stop`);
-    await untilSignal(running);
+    await serve(runStart);
   }
 }

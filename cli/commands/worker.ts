@@ -1,5 +1,5 @@
-import { loadConfig } from '../../core/config.js';
-import { runWorker, untilSignal } from '../processes.js';
+import { runWorker } from '../processes.js';
+import { serve } from '../serve.js';
 import { AoCommand } from '../base-command.js';
 
 export default class Worker extends AoCommand {
@@ -11,8 +11,6 @@ export default class Worker extends AoCommand {
 
   async run(): Promise<void> {
     await this.parse(Worker);
-    const running = await runWorker(loadConfig());
-    this.progress(`ao: ${running.apiUrl ? `API on ${running.apiUrl}` : 'worker running'}; Ctrl-C to stop`);
-    await untilSignal(running);
+    await serve(runWorker);
   }
 }
