@@ -1,9 +1,24 @@
 import { z } from 'zod';
 
-/** GitHub's answers, parsed at the boundary (nullable exactly where the schema says so). */
+/**
+ * GitHub's answers, parsed at the boundary: nullable exactly where the schema says so. Enums
+ * GitHub may extend (check states, mergeability, review decision) are plain strings here; the
+ * mapping turns values it does not know into `unknown`/`none` instead of failing the claim.
+ */
 
 const PageInfo = z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() });
+export type PageInfo = z.infer<typeof PageInfo>;
+
+/** `Actor` is nullable: a deleted account ("ghost"). */
 const Actor = z.object({ __typename: z.string(), login: z.string() }).nullable();
+export type Actor = z.infer<typeof Actor>;
+
+/** A connection's `nodes` is `[T]` in GitHub's schema: both the list and its items may be null. */
+const nodes = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item.nullable())
+    .nullable()
+    .transform((list) => (list ?? []).filter((x): x is NonNullable<typeof x> => x !== null));
 
 export const Context = z.discriminatedUnion('__typename', [
   z.object({
@@ -31,7 +46,7 @@ export const Comment = z.object({
 });
 export type Comment = z.infer<typeof Comment>;
 
-const Comments = z.object({ pageInfo: PageInfo, nodes: z.array(Comment.nullable()) });
+const Comments = z.object({ pageInfo: PageInfo, nodes: nodes(Comment) });
 
 export const Thread = z.object({
   id: z.string(),
@@ -42,10 +57,17 @@ export const Thread = z.object({
 });
 export type Thread = z.infer<typeof Thread>;
 
-const Contexts = z.object({ pageInfo: PageInfo, nodes: z.array(Context.nullable()) });
-const Threads = z.object({ pageInfo: PageInfo, nodes: z.array(Thread.nullable()) });
+const Contexts = z.object({ pageInfo: PageInfo, nodes: nodes(Context) });
+const Threads = z.object({ pageInfo: PageInfo, nodes: nodes(Thread) });
 
-export const RateLimit = z.object({ cost: z.number(), remaining: z.number(), resetAt: z.string() }).nullable();
+export const RateLimit = z.object({
+  cost: z.number(),
+  limit: z.number(),
+  remaining: z.number(),
+  used: z.number(),
+  resetAt: z.string(),
+});
+export type RateLimit = z.infer<typeof RateLimit>;
 
 export const PullRequest = z.object({
   id: z.string(),
@@ -54,6 +76,8 @@ export const PullRequest = z.object({
   title: z.string(),
   state: z.enum(['OPEN', 'CLOSED', 'MERGED']),
   isDraft: z.boolean(),
+  merged: z.boolean(),
+  closed: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
   mergedAt: z.string().nullable(),
@@ -71,20 +95,27 @@ export const PullRequest = z.object({
   deletions: z.number().int(),
   changedFiles: z.number().int(),
   author: Actor,
-  statusCheckRollup: z.object({ id: z.string(), state: z.string(), contexts: Contexts }).nullable(),
-  reviewThreads: Threads,
+  statusCheckRollup: z
+    .object({
+      id: z.string(),
+      state: z.string(),
+      commit: z.object({ oid: z.string() }).nullable(),
+      contexts: Contexts.extend({ totalCount: z.number().int() }),
+    })
+    .nullable(),
+  reviewThreads: Threads.extend({ totalCount: z.number().int() }),
 });
 export type PullRequest = z.infer<typeof PullRequest>;
 
-export const PullRequestAnswer = z.object({
-  rateLimit: RateLimit.optional(),
+const withRateLimit = <S extends z.ZodRawShape>(shape: S) => z.object({ rateLimit: RateLimit.nullable().optional(), ...shape });
+
+export const PullRequestAnswer = withRateLimit({
   repository: z.object({ pullRequest: PullRequest.nullable() }).nullable(),
 });
-
-export const MoreContextsAnswer = z.object({ rateLimit: RateLimit.optional(), node: z.object({ contexts: Contexts }).nullable() });
-export const MoreThreadsAnswer = z.object({ rateLimit: RateLimit.optional(), node: z.object({ reviewThreads: Threads }).nullable() });
-export const MoreCommentsAnswer = z.object({ rateLimit: RateLimit.optional(), node: z.object({ comments: Comments }).nullable() });
-export const MergeabilityAnswer = z.object({
-  rateLimit: RateLimit.optional(),
-  node: z.object({ mergeable: z.string(), mergeStateStatus: z.string() }).nullable(),
+// `node` is null, or an empty object when the id now names something else
+export const MoreContextsAnswer = withRateLimit({ node: z.object({ contexts: Contexts.optional() }).nullable() });
+export const MoreThreadsAnswer = withRateLimit({ node: z.object({ reviewThreads: Threads.optional() }).nullable() });
+export const MoreCommentsAnswer = withRateLimit({ node: z.object({ comments: Comments.optional() }).nullable() });
+export const MergeabilityAnswer = withRateLimit({
+  node: z.object({ mergeable: z.string().optional(), mergeStateStatus: z.string().optional() }).nullable(),
 });
