@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AoError } from '../core/errors.js';
-import { canonicalPrUrl, parsePrRef, parseRepoUrl, PR_REF_FORMS } from '../core/pr-ref.js';
+import { parsePrRef, parseRepoUrl, resolvePrRef } from '../core/pr-ref.js';
 import { CliFailure, EXIT } from './base-command.js';
 
 /** `gh repo view --json url -q .url` in the checkout: the fallback when a project has no origin. */
@@ -17,35 +17,18 @@ export function ghRepoUrl(cwd: string): Promise<string | null> {
 
 /**
  * The ref as the API should get it: a full URL whenever the CLI can tell the repository, so a
- * number works for projects without an origin too (via `gh`). Bad refs are usage errors.
+ * number works for projects without an origin too (via `gh`). The rules are core's
+ * (resolvePrRef); a ref they refuse is a usage error here, before anything is created.
  */
-export async function resolveRefForProject(ref: string, project: { id: string; path: string; repoUrl: string }): Promise<string> {
-  let parsed;
+export async function resolveRefForProject(ref: string, project: { path: string; repoUrl: string }): Promise<string> {
   try {
-    parsed = parsePrRef(ref);
+    const parsed = parsePrRef(ref);
+    const repoUrl = parsed.kind === 'number' && !parseRepoUrl(project.repoUrl) ? ((await ghRepoUrl(project.path)) ?? '') : project.repoUrl;
+    return resolvePrRef(parsed, repoUrl).url;
   } catch (err) {
-    throw new CliFailure('INVALID_PR_REF', err instanceof AoError ? err.message : `invalid PR reference; use ${PR_REF_FORMS}`, EXIT.usage);
+    if (err instanceof AoError) throw new CliFailure(err.code, err.message, EXIT.usage, err.details);
+    throw err;
   }
-  if (parsed.kind === 'full') {
-    const origin = parseRepoUrl(project.repoUrl);
-    if (origin && (origin.owner.toLowerCase() !== parsed.owner.toLowerCase() || origin.repo.toLowerCase() !== parsed.repo.toLowerCase())) {
-      throw new CliFailure(
-        'PR_PROJECT_MISMATCH',
-        `${parsed.owner}/${parsed.repo}#${parsed.number} is not a PR of project ${project.id} (${origin.owner}/${origin.repo})`,
-        EXIT.usage,
-      );
-    }
-    return canonicalPrUrl(parsed.owner, parsed.repo, parsed.number);
-  }
-  const repo = parseRepoUrl(project.repoUrl) ?? parseRepoUrl((await ghRepoUrl(project.path)) ?? '');
-  if (!repo) {
-    throw new CliFailure(
-      'INVALID_PR_REF',
-      `project ${project.id} has no GitHub origin and \`gh repo view\` could not tell it; pass the full PR URL (https://github.com/<owner>/<repo>/pull/${parsed.number})`,
-      EXIT.usage,
-    );
-  }
-  return canonicalPrUrl(repo.owner, repo.repo, parsed.number);
 }
 
 /**
