@@ -3,6 +3,7 @@ import type { ClaimRequest, Job } from '../core/domain.js';
 import { AoError } from '../core/errors.js';
 import { resolvePrRef } from '../core/pr-ref.js';
 import { getClaimant } from '../core/store/claimant.js';
+import { sessionNotFound } from '../core/store/sessions.js';
 import { createJob, deleteQueuedJob } from '../core/store/jobs.js';
 import type { ApiContext } from './context.js';
 
@@ -24,7 +25,7 @@ export async function acceptClaim(
   idempotencyKey: string | undefined,
 ): Promise<{ job: Job; created: boolean }> {
   const claimant = await getClaimant(ctx.db, sessionId);
-  if (!claimant) throw new AoError('SESSION_NOT_FOUND', `session ${sessionId} does not exist`, { sessionId });
+  if (!claimant) throw sessionNotFound(sessionId);
   const { session, project } = claimant;
   if (session.state === 'terminated') {
     throw new AoError('SESSION_TERMINATED', `session ${sessionId} is terminated`, { sessionId });
