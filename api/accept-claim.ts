@@ -4,7 +4,7 @@ import { AoError } from '../core/errors.js';
 import { resolvePrRef } from '../core/pr-ref.js';
 import { getClaimant } from '../core/store/claimant.js';
 import { sessionNotFound } from '../core/store/sessions.js';
-import { createJob, deleteQueuedJob } from '../core/store/jobs.js';
+import { createJob } from '../core/store/jobs.js';
 import type { ApiContext } from './context.js';
 
 export interface ClaimBody {
@@ -14,9 +14,14 @@ export interface ClaimBody {
 
 /**
  * SPEC §3.1–3.2: the synchronous checks, in the order the spec gives, then a durable job and its
- * hand-off to the queue. Every refusal happens before anything is written. When the queue cannot
- * take the job, the job is removed again and the caller gets QUEUE_UNAVAILABLE, so an accepted
- * request (202) always means a job that will run.
+ * hand-off to the queue. Every refusal happens before anything is written.
+ *
+ * 202 means durable: the job row is the record and the queue only carries it (an outbox). Once
+ * the row is committed the answer is 202, whatever the queue does next: a hand-off that fails or
+ * times out is retried by the workers' sweeper, which enqueues every queued job BullMQ does not
+ * carry. QUEUE_UNAVAILABLE (503) is answered only before anything is written, when the queue is
+ * known to be down — so a 503 never stands for a job that then runs, and a job that answered
+ * 202 (to this request or, through its Idempotency-Key, to another) never disappears.
  */
 export async function acceptClaim(
   ctx: ApiContext,
@@ -53,6 +58,9 @@ export async function acceptClaim(
   const idempotency = idempotencyKey
     ? { scope: `claim:${sessionId}`, key: idempotencyKey, requestHash: hashRequest(request) }
     : null;
+  if (!ctx.queue.available()) {
+    throw new AoError('QUEUE_UNAVAILABLE', 'the job queue (Redis) is unavailable; nothing was accepted, retry later');
+  }
   const { job, created } = await createJob(ctx.db, {
     // a provisional session was spawned for this claim: if the claim fails, the worker removes it
     kind: session.state === 'provisional' ? 'spawn_claim' : 'claim',
@@ -65,10 +73,7 @@ export async function acceptClaim(
     try {
       await ctx.queue.enqueueClaim(job.id);
     } catch (err) {
-      await deleteQueuedJob(ctx.db, job.id);
-      throw new AoError('QUEUE_UNAVAILABLE', 'the job queue (Redis) is unavailable; nothing was accepted, retry later', null, {
-        cause: err,
-      });
+      ctx.onEnqueueFailed?.(job.id, err);
     }
   }
   return { job, created };

@@ -10,7 +10,8 @@ import {
 } from 'fastify-type-provider-zod';
 import { bearerAuth } from './auth.js';
 import type { ApiContext } from './context.js';
-import { registerErrorHandling } from './errors.js';
+import { clientErrorHandler, frameworkError, registerErrorHandling } from './errors.js';
+import { checkPathParams } from './params.js';
 import { claimRoutes } from './routes/claims.js';
 import { eventRoutes, eventStreamRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -39,6 +40,12 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
     genReqId: () => `req_${randomUUID()}`,
     requestIdHeader: false,
     return503OnClosing: true,
+    // bad URLs and unparseable requests get a problem document too, not fastify's own JSON
+    frameworkErrors: frameworkError,
+    clientErrorHandler,
+    // over-long ids reach the route's schema (VALIDATION_FAILED naming the parameter); only
+    // absurd ones stop at the router
+    routerOptions: { maxParamLength: 1000 },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -51,6 +58,7 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
     reply.header('x-request-id', request.id);
   });
   registerErrorHandling(app, () => routePatterns);
+  app.addHook('preValidation', async (request) => checkPathParams(request.params));
 
   await app.register(swagger, {
     openapi: {

@@ -14,7 +14,16 @@ export interface ApiContext {
   apiToken: string | null;
   queue: {
     enqueueClaim(jobId: string): Promise<void>;
+    /** false when the queue is known to be unreachable right now (nothing should be accepted) */
+    available(): boolean;
     ping(): Promise<void>;
   };
+  /** a committed job could not be handed to the queue now (the sweeper will); for the log */
+  onEnqueueFailed?: (jobId: string, err: unknown) => void;
   waiter: JobWaiter;
+  /**
+   * How long an event-stream client may leave the server's socket buffer full before it is
+   * disconnected (it resumes with Last-Event-ID); default DEFAULT_SSE_SLOW_CLIENT_MS (30 s).
+   */
+  sseSlowClientMs?: number;
 }

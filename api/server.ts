@@ -15,6 +15,8 @@ export interface ApiServerOptions {
   port: number;
   /** how long a provisional session lives unless a claim activates it (default 600 s) */
   provisionalLeaseSeconds?: number;
+  /** how long an event-stream client may stall before it is disconnected (default 30 s) */
+  sseSlowClientMs?: number;
   logger?: FastifyBaseLogger;
 }
 
@@ -76,11 +78,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       apiToken: options.apiToken,
       queue: {
         enqueueClaim: (jobId) => failFast(producer, enqueueClaim(queue, jobId)),
+        available: () => producer.status === 'ready',
         ping: async () => {
           await producer.ping();
         },
       },
       waiter: new JobWaiter(options.db, events),
+      ...(options.sseSlowClientMs === undefined ? {} : { sseSlowClientMs: options.sseSlowClientMs }),
     },
     options.logger === undefined ? {} : { logger: options.logger },
   );

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
 import { assertSafeBinding } from '../core/config.js';
@@ -29,21 +30,35 @@ async function openRuntime(config: Config, name: string, allowEmbedded: boolean)
     env: {
       ...(config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {}),
       ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
+      // auto (default) | embedded: embedded services even when local ones answer
+      ...(process.env.AO_SERVICES ? { AO_SERVICES: process.env.AO_SERVICES } : {}),
     },
     dataDir: config.dataDir,
     allowEmbedded,
     log: (message) => logger.info(message),
   });
-  logger.info({ postgres: services.postgres.origin, redis: services.redis.origin }, 'services ready');
-  await runMigrations(services.postgres.url);
-  const db = connect(services.postgres.url, { max: 10, applicationName: `ao-${name}` });
-  return { db, queue: { redisUrl: services.redis.url, prefix: config.queuePrefix }, services, logger };
+  try {
+    logger.info({ postgres: services.postgres.origin, redis: services.redis.origin }, 'services ready');
+    await runMigrations(services.postgres.url);
+    const db = connect(services.postgres.url, { max: 10, applicationName: `ao-${name}` });
+    return { db, queue: { redisUrl: services.redis.url, prefix: config.queuePrefix }, services, logger };
+  } catch (err) {
+    await services.stop();
+    throw err;
+  }
 }
 
 export interface Running {
   apiUrl: string | null;
+  /** whether this process runs a claim worker (its stop drains in-flight claims) */
+  worker: boolean;
   stop(): Promise<void>;
 }
+
+/** In-flight claims get this long to finish at a stop; then they go back to the queue. */
+export const DRAIN_MS = 10_000;
+/** An API whose requests (long polls) outlast this at a stop is closed under them. */
+const API_CLOSE_MS = 5000;
 
 function apiOf(config: Config, rt: Runtime): Promise<ApiServer> {
   return startApiServer({
@@ -72,41 +87,59 @@ function workerOf(config: Config, rt: Runtime): Promise<ClaimWorker> {
 }
 
 async function run(config: Config, name: string, parts: { api: boolean; worker: boolean; embedded: boolean }): Promise<Running> {
-  if (parts.api) assertSafeBinding(config);
+  if (parts.api) {
+    assertSafeBinding(config);
+    // before any service starts: a second `ao start` must not start (and leave) services of its own
+    await assertPortFree(config.host, config.port);
+  }
   const rt = await openRuntime(config, name, parts.embedded);
   let api: ApiServer | null = null;
   let worker: ClaimWorker | null = null;
   const stop = async () => {
-    await worker?.close();
-    await api?.close();
+    await worker?.close(DRAIN_MS);
+    if (api) await settlesWithin(api.close(), API_CLOSE_MS);
     await rt.db.end({ timeout: 5 });
     await rt.services.stop();
   };
   try {
     if (parts.worker) worker = await workerOf(config, rt);
-    if (parts.api) api = await apiOf(config, rt);
+    if (parts.api) api = await apiOf(config, rt).catch((err: unknown) => Promise.reject(portProblem(err, config) ?? err));
   } catch (err) {
     await stop();
     throw err;
   }
   rt.logger.info({ api: api?.url, worker: Boolean(worker) }, `ao ${name} running`);
-  return { apiUrl: api?.url ?? null, stop };
+  return { apiUrl: api?.url ?? null, worker: worker !== null, stop };
 }
 
 export const runStart = (config: Config) => run(config, 'start', { api: true, worker: true, embedded: true });
 export const runApi = (config: Config) => run(config, 'api', { api: true, worker: false, embedded: false });
 export const runWorker = (config: Config) => run(config, 'worker', { api: false, worker: true, embedded: false });
 
-/** Runs until SIGINT/SIGTERM, then stops gracefully; a second signal exits at once. */
-export async function untilSignal(running: Running): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const onSignal = () => {
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(143));
-      resolve();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+/** Fails with the reason when the API could not listen on AO_HOST:AO_PORT (0: any port will do). */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err) => reject(portProblem(err, { host, port }) ?? err));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
   });
-  await running.stop();
+}
+
+function portProblem(err: unknown, where: { host: string; port: number }): Error | null {
+  const code = err instanceof Error && 'code' in err ? err.code : undefined;
+  if (code === 'EADDRINUSE') return new Error(`port ${where.port} is already in use on ${where.host} (is ao already running?)`);
+  if (code === 'EACCES') return new Error(`not allowed to listen on ${where.host}:${where.port} (ports below 1024 need privileges; set AO_PORT)`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where.host}: no such address on this machine (AO_HOST)`);
+  return null;
+}
+
+function settlesWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    work.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
 }

@@ -1,10 +1,10 @@
-import { ConfigError } from '../core/config.js';
 import { runApi, runStart, runWorker } from './processes.js';
 import { serve } from './serve.js';
 
 /**
  * `npm start` (= `ao start`), `npm start -- api`, `npm start -- worker`. The oclif `ao` binary
- * calls the same runners.
+ * calls the same runners. package.json runs this as `exec node --import tsx cli/start.ts`: one
+ * process (no tsx CLI relaying signals to a child), which npm's signals reach directly.
  */
 const mode = process.argv[2] ?? 'start';
 const runners = { start: runStart, api: runApi, worker: runWorker } as const;
@@ -14,14 +14,4 @@ if (!(mode in runners)) {
   process.exit(2);
 }
 
-try {
-  await serve(runners[mode as keyof typeof runners]);
-  process.exit(0);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`ao: invalid configuration:\n${err.message}`);
-    process.exit(2);
-  }
-  console.error(`ao: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-}
+await serve(runners[mode as keyof typeof runners]);

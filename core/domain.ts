@@ -21,12 +21,14 @@ export const JobState = z.enum([
   'compensating',
   'compensated',
   'compensation_failed',
+  'cancelled',
 ]);
 export const TERMINAL_JOB_STATES: ReadonlySet<z.infer<typeof JobState>> = new Set([
   'succeeded',
   'failed',
   'compensated',
   'compensation_failed',
+  'cancelled',
 ]);
 
 export type SessionKind = z.infer<typeof SessionKind>;
@@ -200,6 +202,15 @@ export const Job = z
   })
   .meta({ id: 'Job' });
 export type Job = z.infer<typeof Job>;
+
+/**
+ * What a claim job stores as its result: fixed-size, whatever the session owns. The API answers
+ * with ClaimResult, assembling `prs` when the job is read (ao.job_answer_json).
+ */
+export const StoredClaimResult = ClaimResult.omit({ prs: true }).extend({
+  pr: z.string().describe("the claimed PR's URL"),
+});
+export type StoredClaimResult = z.infer<typeof StoredClaimResult>;
 
 /** What a claim job was asked to do (the job's `request`), resolved by the API before enqueueing. */
 export const ClaimRequest = z.object({

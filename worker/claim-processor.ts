@@ -1,11 +1,20 @@
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob, type Queue } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
 import { ClaimRequest } from '../core/domain.js';
-import { AoError } from '../core/errors.js';
+import { AoError, type ErrorBody } from '../core/errors.js';
 import { ClaimJobData } from '../core/queue.js';
-import { claimPr } from '../core/store/claim-pr.js';
-import { beginCompensation, failJob, finishCompensation, requeueJob, startJob } from '../core/store/jobs.js';
+import { claimPr, FenceLost } from '../core/store/claim-pr.js';
+import {
+  beginJobCompensation,
+  failJobRun,
+  finishJobCompensation,
+  requeueJobRun,
+  startJobRun,
+  type JobRun,
+  type RunLimits,
+} from '../core/store/jobs.js';
 import { asJobError, isTransient } from './failure.js';
+import { holdLease } from './lease.js';
 import type { PrSource } from './pr-source.js';
 import { removeProvisionalSession } from './remove-provisional-session.js';
 
@@ -17,16 +26,10 @@ export interface ClaimProcessorDeps {
   /** for queue-wide rate limiting when GitHub says to wait */
   queue: Queue<ClaimJobData>;
   maxAttempts: number;
+  limits: RunLimits;
   log: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-/**
- * The claim job (SPEC §3.3): fetch the PR from GitHub, then one claim transaction that also
- * completes the job. The Postgres job row is the record; this keeps it true at every exit:
- * success (written by the transaction), a refusal or a permanent error (failed, not retried),
- * a transient error (queued again with the error, BullMQ retries with backoff), a rate limit
- * (queued until the reset, no attempt used), and a shutdown (released to another worker).
- */
 /** How long to pause for a rate limit that resets at `retryAt`: at least 1 s, at most 1 h. */
 function rateLimitWait(retryAt: unknown): number {
   const at = Date.parse(String(retryAt ?? ''));
@@ -36,61 +39,113 @@ function rateLimitWait(retryAt: unknown): number {
 
 /**
  * A spawn_claim whose claim failed removes the session that was spawned for it, so no orphan
- * survives even when the CLI that spawned it is gone. The job keeps the claim's error; a failed
- * removal is recorded in details.compensationError and leaves the session findable.
+ * survives even when the CLI that spawned it is gone. A run that finds the job already
+ * compensating (its previous run died mid-way) resumes here. The job keeps the claim's error; a
+ * failed removal is recorded in details.compensationError and leaves the session findable.
  */
-async function compensate(deps: ClaimProcessorDeps, jobId: string, sessionId: string, error: AoError): Promise<void> {
-  await beginCompensation(deps.db, jobId, error.toBody());
+async function compensate(deps: ClaimProcessorDeps, run: JobRun, sessionId: string, error: ErrorBody): Promise<void> {
+  if (run.state === 'running' && !(await beginJobCompensation(deps.db, run, error))) return;
   let details: Record<string, unknown> = { ...(error.details ?? {}), sessionId };
   try {
     details = { ...details, sessionRemoved: (await removeProvisionalSession(deps.db, sessionId)) === 'removed' };
   } catch (err) {
     details = { ...details, compensationError: asJobError(err).message };
   }
-  await finishCompensation(deps.db, jobId, { code: error.code, message: error.message, details });
+  await finishJobCompensation(deps.db, run, { code: error.code, message: error.message, details });
 }
 
+/**
+ * The claim job (SPEC §3.3). Each delivery starts a fenced run (ao.start_job_run); the run
+ * fetches the PR from GitHub, then one claim transaction completes the job. Every exit keeps the
+ * Postgres record true, and every write names the run's fence, so a run that was taken over
+ * (its lease ran out) writes nothing: success (the transaction), a refusal or permanent error
+ * (failed, or compensating → compensated for a spawn_claim), a transient error (queued again,
+ * BullMQ retries with backoff), a rate limit (queued until the reset, the attempt refunded), a
+ * shutdown (released to another worker).
+ */
 export function createClaimProcessor(deps: ClaimProcessorDeps) {
-  return async (job: BullJob<ClaimJobData>, token?: string, signal?: AbortSignal): Promise<{ jobId: string }> => {
+  return async (job: BullJob<ClaimJobData>, token?: string, signal?: AbortSignal): Promise<{ jobId: string; outcome: string }> => {
     const { jobId } = ClaimJobData.parse(job.data);
-    const started = await startJob(deps.db, jobId, job.attemptsMade + 1, 'fetching the PR from GitHub');
-    if (!started) return { jobId }; // finished or gone: a duplicate delivery
+    const started = await startJobRun(deps.db, jobId, deps.limits, 'fetching the PR from GitHub');
+    // busy: another run holds a live lease; finished or missing: nothing to do
+    if (started.outcome !== 'run') return { jobId, outcome: started.outcome };
+    const run: JobRun = started;
+    const lease = holdLease(deps.db, run, deps.limits.leaseMs);
     try {
-      const request = ClaimRequest.parse(started.request);
-      if (!started.sessionId) throw new AoError('INTERNAL_ERROR', `job ${jobId} has no session`);
-      const { snapshot } = await deps.github.fetchPullRequest(request.pr, signal ? { signal } : {});
-      await claimPr(deps.db, {
-        jobId,
-        sessionId: started.sessionId,
-        allowTakeover: request.allowTakeover,
-        snapshot,
-      });
-      return { jobId };
+      if (run.state === 'compensating') {
+        if (run.sessionId) await compensate(deps, run, run.sessionId, run.error ?? unknownError(jobId));
+        return { jobId, outcome: 'compensated' };
+      }
+      return await attemptClaim(deps, job, run, lease.signal, token, signal);
     } catch (err) {
-      if (signal?.aborted && signal.reason === SHUTDOWN && token) {
-        await requeueJob(deps.db, jobId, 'released by a worker that shut down', null);
+      if (err instanceof FenceLost) {
+        deps.log('a job run lost its fence to another run and stopped', { jobId, run: run.run });
+        return { jobId, outcome: 'fenced' };
+      }
+      throw err;
+    } finally {
+      lease.stop();
+    }
+  };
+}
+
+async function attemptClaim(
+  deps: ClaimProcessorDeps,
+  job: BullJob<ClaimJobData>,
+  run: JobRun,
+  fence: AbortSignal,
+  token: string | undefined,
+  shutdown: AbortSignal | undefined,
+): Promise<{ jobId: string; outcome: string }> {
+  const { jobId } = run;
+  try {
+    const request = ClaimRequest.parse(run.request);
+    if (!run.sessionId) throw new AoError('INTERNAL_ERROR', `job ${jobId} has no session`);
+    const signal = shutdown ? AbortSignal.any([shutdown, fence]) : fence;
+    const { snapshot } = await deps.github.fetchPullRequest(request.pr, { signal });
+    // Snapshots are ordered by the database's clock at the start of the run that fetched them,
+    // never by a worker's clock (which may be off by minutes).
+    await claimPr(deps.db, {
+      run,
+      sessionId: run.sessionId,
+      allowTakeover: request.allowTakeover,
+      snapshot: { ...snapshot, observedAt: run.startedAt },
+    });
+    return { jobId, outcome: 'succeeded' };
+  } catch (err) {
+    if (err instanceof FenceLost || fence.aborted) throw new FenceLost(jobId, run.run);
+    if (shutdown?.aborted && shutdown.reason === SHUTDOWN && token) {
+      if (await requeueJobRun(deps.db, run, 'released by a worker that shut down', null, true)) {
         await job.moveToWait(token);
         throw new WaitingError();
       }
-      const error = asJobError(err);
-      if (error.code === 'SCM_RATE_LIMITED') {
-        const waitMs = rateLimitWait(error.details?.retryAt);
-        await requeueJob(deps.db, jobId, `waiting for the GitHub rate limit to reset (${new Date(Date.now() + waitMs).toISOString()})`, error.toBody());
-        deps.log('GitHub rate limit: pausing the claim queue', { jobId, waitMs });
-        await deps.queue.rateLimit(waitMs);
-        throw Worker.RateLimitError();
-      }
-      const attempt = job.attemptsMade + 1;
-      if (isTransient(error) && attempt < deps.maxAttempts) {
-        await requeueJob(deps.db, jobId, `retrying after attempt ${attempt} failed: ${error.message}`, error.toBody());
-        throw error;
-      }
-      if (started.kind === 'spawn_claim' && started.sessionId) {
-        await compensate(deps, jobId, started.sessionId, error);
-      } else {
-        await failJob(deps.db, jobId, error.toBody());
-      }
-      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+      throw new FenceLost(jobId, run.run);
     }
-  };
+    const error = asJobError(err);
+    if (error.code === 'SCM_RATE_LIMITED') {
+      const waitMs = rateLimitWait(error.details?.retryAt);
+      const until = new Date(Date.now() + waitMs).toISOString();
+      if (!(await requeueJobRun(deps.db, run, `waiting for the GitHub rate limit to reset (${until})`, error.toBody(), true))) {
+        throw new FenceLost(jobId, run.run);
+      }
+      deps.log('GitHub rate limit: pausing the claim queue', { jobId, waitMs });
+      await deps.queue.rateLimit(waitMs);
+      throw Worker.RateLimitError();
+    }
+    if (isTransient(error) && run.attempts < deps.maxAttempts) {
+      const step = `retrying GitHub (attempt ${run.attempts + 1} of ${deps.maxAttempts}) after: ${error.message}`;
+      if (!(await requeueJobRun(deps.db, run, step, error.toBody()))) throw new FenceLost(jobId, run.run);
+      throw error;
+    }
+    if (run.kind === 'spawn_claim' && run.sessionId) {
+      await compensate(deps, run, run.sessionId, error.toBody());
+    } else if (!(await failJobRun(deps.db, run, error.toBody()))) {
+      throw new FenceLost(jobId, run.run);
+    }
+    throw new UnrecoverableError(`${error.code}: ${error.message}`);
+  }
+}
+
+function unknownError(jobId: string): ErrorBody {
+  return { code: 'INTERNAL_ERROR', message: `job ${jobId} was compensating without an error`, details: null };
 }

@@ -11,8 +11,10 @@ export interface ClaimWorkerOptions {
   queue: QueueSettings;
   github: PrSource;
   concurrency: number;
-  /** BullMQ lock; a worker that dies loses its jobs to another one after this long */
+  /** BullMQ lock and job-run lease; a worker that dies loses its jobs to another one after this long */
   lockDurationMs?: number;
+  /** runs of one job that may die before it ends JOB_STALLED (default 3) */
+  maxLostRuns?: number;
   stalledIntervalMs?: number;
   sweep?: { intervalMs: number; staleSeconds: number };
   log: (message: string, fields?: Record<string, unknown>) => void;
@@ -40,6 +42,7 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
       github: options.github,
       queue,
       maxAttempts: claimJobOptions(options.queue).attempts ?? 1,
+      limits: { leaseMs: options.lockDurationMs ?? 30_000, maxLostRuns: options.maxLostRuns ?? 3 },
       log: options.log,
     }),
     {
@@ -50,7 +53,8 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
       limiter: { max: 100_000, duration: 1000 },
       lockDuration: options.lockDurationMs ?? 30_000,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
-      maxStalledCount: 2,
+      // Postgres bounds the runs of a job (lost runs → JOB_STALLED); BullMQ must not give up first
+      maxStalledCount: 100,
     },
   );
   worker.on('error', (err) => options.log('claim worker error', { error: err.message }));
@@ -58,7 +62,7 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     db: options.db,
     queue,
     intervalMs: options.sweep?.intervalMs ?? 15_000,
-    staleSeconds: options.sweep?.staleSeconds ?? 30,
+    staleSeconds: options.sweep?.staleSeconds ?? 10,
     log: options.log,
   });
   const janitor = startJanitor({ db: options.db, intervalMs: options.sweep?.intervalMs ?? 15_000, log: options.log });

@@ -3,29 +3,31 @@ import { Session } from '../core/domain.js';
 import { removeWorktree } from './workspace/worktree.js';
 
 /**
- * Removes a provisional session (worktree, then row) unless it has become a real session. The
- * row stays locked while the worktree goes, so a claim cannot activate it halfway: that claim
- * waits, then finds no session. Skips a session another remover holds.
+ * Removes a provisional session (worktree, then row) unless it has become a real session.
+ *
+ * No transaction stays open while git runs (an open transaction holds back every event reader).
+ * Instead the removal is made irrevocable first, in one short statement: the session's lease is
+ * ended, after which no claim can activate it (ao.claim_pr and the API refuse an expired
+ * provisional session). Then the worktree goes, then the row. A crash anywhere in between
+ * leaves an expired provisional session, which the janitor finishes removing.
  */
 export async function removeProvisionalSession(db: Pool, sessionId: string): Promise<'removed' | 'not-provisional'> {
-  return db.begin(async (tx) => {
-    const [row] = await tx<[{ session: unknown; checkout: string | null }?]>`
-      select ao.session_json(s) as session, p.path as checkout
-      from ao.sessions s left join ao.projects p on p.id = s.project_id
-      where s.id = ${sessionId} and s.state = 'provisional'
-      for update of s skip locked`;
-    if (!row) return 'not-provisional';
-    const session = Session.parse(row.session);
-    if (session.workspacePath && row.checkout) {
-      await removeWorktree({
-        checkout: row.checkout,
-        path: session.workspacePath,
-        // nothing of value can be in a worktree whose session never started: its claim failed
-        force: true,
-        ...(session.branch === `ao/${session.id}/root` ? { deleteBranch: session.branch } : {}),
-      });
-    }
-    await tx`delete from ao.sessions where id = ${sessionId}`;
-    return 'removed';
-  });
+  const [row] = await db<[{ session: unknown; checkout: string | null }?]>`
+    update ao.sessions s set lease_expires_at = least(s.lease_expires_at, now())
+    from ao.sessions s0 left join ao.projects p on p.id = s0.project_id
+    where s.id = ${sessionId} and s0.id = s.id and s.state = 'provisional'
+    returning ao.session_json(s) as session, p.path as checkout`;
+  if (!row) return 'not-provisional';
+  const session = Session.parse(row.session);
+  if (session.workspacePath && row.checkout) {
+    await removeWorktree({
+      checkout: row.checkout,
+      path: session.workspacePath,
+      // nothing of value can be in a worktree whose session never started: its claim failed
+      force: true,
+      ...(session.branch === `ao/${session.id}/root` ? { deleteBranch: session.branch } : {}),
+    });
+  }
+  await db`delete from ao.sessions where id = ${sessionId} and state = 'provisional' and lease_expires_at <= now()`;
+  return 'removed';
 }

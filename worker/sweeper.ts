@@ -1,38 +1,43 @@
 import type { Queue } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
 import { enqueueClaim, type ClaimJobData } from '../core/queue.js';
-import { listStaleUnfinishedJobs } from '../core/store/jobs.js';
+import { listOrphanedJobs } from '../core/store/jobs.js';
 import { every } from './every.js';
 
 export interface SweeperOptions {
   db: Pool;
   queue: Queue<ClaimJobData>;
   intervalMs: number;
-  /** a job untouched for this long is checked against BullMQ */
+  /** a queued job untouched for this long is checked against BullMQ */
   staleSeconds: number;
   log: (message: string, fields?: Record<string, unknown>) => void;
 }
 
+/** BullMQ states in which the queue still carries a job (it will be delivered, or is being). */
+const CARRIED = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
 /**
- * An accepted job is never lost (issue #3): Postgres is the record, BullMQ only carries the
- * work. If Redis loses a job (flushed, restarted without persistence) or BullMQ finished a job
- * that Postgres still calls unfinished, the sweeper hands the job to BullMQ again under the same
- * id. Several sweepers on several hosts are harmless: adding an existing id is a no-op, and the
- * claim transaction is idempotent per job.
+ * An accepted job is never lost: Postgres is the record, BullMQ only carries the work. The
+ * sweeper is the owner of two kinds of job nobody else will move: a queued job that BullMQ does
+ * not carry (the API could not hand it over, or Redis lost it), and a running or compensating
+ * job whose run's lease ran out while BullMQ no longer carries it (its worker died and Redis lost
+ * the active entry). It hands each to BullMQ again under the same id; the next run takes the job
+ * over through its fence. Several sweepers on several hosts are harmless: adding an id BullMQ
+ * already has is a no-op, and a second run of a job is fenced.
  */
 export function startSweeper(options: SweeperOptions): { sweepNow(): Promise<number>; stop(): Promise<void> } {
   async function sweep(): Promise<number> {
-    const stale = await listStaleUnfinishedJobs(options.db, { staleSeconds: options.staleSeconds, limit: 500 });
+    const orphans = await listOrphanedJobs(options.db, { staleSeconds: options.staleSeconds, limit: 500 });
     let requeued = 0;
-    for (const { id, kind } of stale) {
+    for (const { id, kind, state } of orphans) {
       if (kind !== 'claim' && kind !== 'spawn_claim') continue;
       const carried = await options.queue.getJob(id);
-      const state = carried ? await carried.getState() : 'missing';
-      if (state === 'completed' || state === 'failed') await carried?.remove();
-      else if (state !== 'missing' && state !== 'unknown') continue; // waiting, delayed or active: alive
+      const bullState = carried ? await carried.getState() : 'missing';
+      if (CARRIED.has(bullState)) continue;
+      if (carried) await carried.remove();
       await enqueueClaim(options.queue, id);
       requeued++;
-      options.log('sweeper re-enqueued a job BullMQ no longer carried', { jobId: id, bullState: state });
+      options.log('sweeper handed a job to the queue again', { jobId: id, state, bullState });
     }
     return requeued;
   }

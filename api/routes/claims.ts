@@ -4,6 +4,7 @@ import { JobState, PullRequest } from '../../core/domain.js';
 import { listSessionPrs } from '../../core/store/session-prs.js';
 import { acceptClaim } from '../accept-claim.js';
 import type { ApiContext } from '../context.js';
+import { IdParams } from '../params.js';
 import { problemResponses } from '../problem.js';
 
 export const JobAccepted = z
@@ -33,7 +34,7 @@ export const claimRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (ap
         operationId: 'listSessionPRs',
         tags: ['sessions'],
         summary: "A session's pull requests: open before closed, most recently updated first",
-        params: z.object({ id: z.string() }),
+        params: IdParams,
         response: { 200: z.object({ sessionId: z.string(), prs: z.array(PullRequest) }), ...problemResponses(404) },
       },
     },
@@ -48,7 +49,7 @@ export const claimRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (ap
         operationId: 'claimSessionPR',
         tags: ['sessions'],
         summary: 'Claim an existing pull request for a session (asynchronous: 202 and a job)',
-        params: z.object({ id: z.string() }),
+        params: IdParams,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }),
         body: ClaimBody,
         response: { 202: JobAccepted, ...problemResponses(404, 409, 422, 503) },

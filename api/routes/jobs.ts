@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Job, TERMINAL_JOB_STATES } from '../../core/domain.js';
 import { requireJob } from '../../core/store/jobs.js';
 import type { ApiContext } from '../context.js';
+import { IdParams } from '../params.js';
 import { problemResponses } from '../problem.js';
 
 export const MAX_WAIT_SECONDS = 60;
@@ -15,7 +16,7 @@ export const jobRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app)
         operationId: 'getJob',
         tags: ['jobs'],
         summary: 'A job: its state, result or error. `wait` long-polls until it finishes.',
-        params: z.object({ id: z.string() }),
+        params: IdParams,
         querystring: z.object({
           wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional().describe(`seconds to wait for the job to finish (≤ ${MAX_WAIT_SECONDS})`),
         }),

@@ -5,15 +5,16 @@ import { Project, ProjectId } from '../../core/domain.js';
 import { AoError } from '../../core/errors.js';
 import { normalizeRepoUrl, parseRepoUrl } from '../../core/pr-ref.js';
 import { insertProject, listProjects, requireProject } from '../../core/store/projects.js';
-import { inspectCheckout } from '../../worker/workspace/inspect-checkout.js';
+import { inspectCheckout, isValidBranchName } from '../../worker/workspace/inspect-checkout.js';
 import type { ApiContext } from '../context.js';
+import { IdParams } from '../params.js';
 import { problemResponses } from '../problem.js';
 
 const CreateProject = z.object({
-  path: z.string().min(1).describe('local checkout of the repository'),
+  path: z.string().min(1).describe('absolute path of the top level of a git checkout on the API host'),
   id: ProjectId.optional().describe('default: a slug of the folder name'),
   repoUrl: z.string().optional().describe("GitHub URL of the repository; default: the checkout's origin"),
-  defaultBranch: z.string().min(1).optional().describe("default: origin's HEAD branch"),
+  defaultBranch: z.string().min(1).max(255).optional().describe("a valid branch name (`git check-ref-format --branch`); default: origin's HEAD branch"),
 });
 
 export function slugify(name: string): string {
@@ -51,11 +52,17 @@ export const projectRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     },
     async (request, reply) => {
       const checkout = await inspectCheckout(request.body.path);
+      const { defaultBranch } = request.body;
+      if (defaultBranch !== undefined && !(await isValidBranchName(checkout.root, defaultBranch))) {
+        throw new AoError('BRANCH_INVALID', `defaultBranch ${JSON.stringify(defaultBranch)} is not a valid branch name`, {
+          defaultBranch,
+        });
+      }
       const project = await insertProject(ctx.db, {
         id: request.body.id ?? slugify(basename(checkout.root)),
         path: checkout.root,
         repoUrl: repoUrlOf(request.body.repoUrl, checkout.originUrl),
-        defaultBranch: request.body.defaultBranch ?? checkout.defaultBranch,
+        defaultBranch: defaultBranch ?? checkout.defaultBranch,
       });
       return reply.status(201).send(project);
     },
@@ -81,7 +88,7 @@ export const projectRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         operationId: 'getProject',
         tags: ['projects'],
         summary: 'Get a project',
-        params: z.object({ id: z.string() }),
+        params: IdParams,
         response: { 200: Project, ...problemResponses(404) },
       },
     },

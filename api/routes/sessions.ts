@@ -5,14 +5,16 @@ import { Session, SessionKind, SessionState } from '../../core/domain.js';
 import { requireProject } from '../../core/store/projects.js';
 import {
   deleteSession,
+  finishSessionCreation,
   insertSession,
   listSessions,
   requireSession,
   setSessionState,
-  setSessionWorkspace,
 } from '../../core/store/sessions.js';
+import { removeProvisionalSession } from '../../worker/remove-provisional-session.js';
 import { createWorktree, removeWorktree } from '../../worker/workspace/worktree.js';
 import type { ApiContext } from '../context.js';
+import { ResourceId } from '../params.js';
 import { problemResponses } from '../problem.js';
 
 const CreateSession = z.object({
@@ -41,24 +43,30 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     },
     async (request, reply) => {
       const project = await requireProject(ctx.db, request.body.projectId);
+      const provisional = request.body.provisional === true;
+      // born provisional with its worktree named: a crash before the worktree exists, or between
+      // the worktree and the activation, leaves an expiring session the janitor removes whole
       const session = await insertSession(ctx.db, {
         projectId: project.id,
         kind: request.body.kind ?? 'worker',
         branch: request.body.branch ?? null,
         host: ctx.hostName,
-        leaseSeconds: request.body.provisional ? ctx.provisionalLeaseSeconds : null,
+        worktreesRoot: join(ctx.dataDir, 'worktrees'),
+        leaseSeconds: ctx.provisionalLeaseSeconds,
       });
       try {
-        const worktree = await createWorktree({
+        await createWorktree({
           checkout: project.path,
-          path: join(ctx.dataDir, 'worktrees', project.id, session.id),
+          path: session.workspacePath,
           branch: session.branch,
           baseBranch: project.defaultBranch,
         });
-        return reply.status(201).send(await setSessionWorkspace(ctx.db, session.id, worktree.path, worktree.branch));
+        return reply.status(201).send(await finishSessionCreation(ctx.db, session.id, provisional));
       } catch (err) {
-        // no half-made session: the row goes if its worktree could not be made
-        await deleteSession(ctx.db, session.id);
+        // no half-made session: whatever of the worktree was made goes, then the row
+        await removeProvisionalSession(ctx.db, session.id).catch((cleanup: unknown) =>
+          request.log.warn({ err: cleanup, sessionId: session.id }, 'could not undo a failed session creation; the janitor will'),
+        );
         throw err;
       }
     },
@@ -70,12 +78,26 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       schema: {
         operationId: 'listSessions',
         tags: ['sessions'],
-        summary: 'List sessions',
-        querystring: z.object({ projectId: z.string().optional(), state: SessionState.optional() }),
-        response: { 200: z.object({ sessions: z.array(Session) }), ...problemResponses() },
+        summary: 'List sessions in creation order, a page at a time',
+        querystring: z.object({
+          projectId: ResourceId.optional(),
+          state: SessionState.optional(),
+          cursor: z.string().optional().describe("the previous page's nextCursor; absent: the first page"),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+        response: {
+          200: z.object({
+            sessions: z.array(Session),
+            nextCursor: z.string().nullable().describe('pass back as `cursor` for the next page; null: the last page'),
+          }),
+          ...problemResponses(),
+        },
       },
     },
-    async (request) => ({ sessions: await listSessions(ctx.db, request.query) }),
+    async (request) => {
+      const { projectId, state, cursor, limit } = request.query;
+      return listSessions(ctx.db, { projectId, state }, { cursor, limit });
+    },
   );
 
   app.get(

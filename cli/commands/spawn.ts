@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
 import { z } from 'zod';
-import { ClaimResult, Project, Session } from '../../core/domain.js';
+import { Project, Session } from '../../core/domain.js';
 import { ApiError } from '../api-client.js';
 import { AoCommand, CliFailure, EXIT, EXIT_HELP } from '../base-command.js';
+import { describeClaimJob } from '../claim-outcome.js';
 import { PendingClaims, resolveRefForProject } from '../claim-support.js';
 import { waitForJob } from '../wait-for-job.js';
 
@@ -55,12 +56,26 @@ ${EXIT_HELP}`;
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       // refused before any job existed: the server will not compensate, so this command does
+      let sessionRemoved = true;
       try {
         await api.request('DELETE', `/api/v1/sessions/${encodeURIComponent(session.id)}?force=true`);
       } catch (removal) {
-        throw new CliFailure(err.code, `failed to claim PR ${ref}: ${err.message}; removing session ${session.id} failed too (${removal instanceof Error ? removal.message : String(removal)}): remove it with \`ao session rm ${session.id} --force\``, EXIT.compensationFailed, { sessionId: session.id });
+        if (!(removal instanceof ApiError && removal.code === 'SESSION_NOT_FOUND')) {
+          throw new CliFailure(
+            err.code,
+            `failed to claim PR ${ref}: ${err.message}; removing session ${session.id} failed too (${removal instanceof Error ? removal.message : String(removal)}): remove it with \`ao session rm ${session.id} --force\``,
+            EXIT.compensationFailed,
+            { ...(err.details ?? {}), sessionId: session.id },
+          );
+        }
+        sessionRemoved = false; // someone else removed it first
       }
-      throw new CliFailure(err.code, `failed to claim PR ${ref}: ${err.message}; session ${session.id} was removed`, EXIT.failure, { sessionId: session.id, ...(err.details ?? {}) });
+      throw new CliFailure(
+        err.code,
+        `failed to claim PR ${ref}: ${err.message}; session ${session.id} ${sessionRemoved ? 'was removed' : 'was already gone'}`,
+        EXIT.failure,
+        { ...(err.details ?? {}), sessionId: session.id, sessionRemoved },
+      );
     }
     if (!flags.wait) {
       this.say(`claim queued: job ${accepted.jobId}`);
@@ -68,32 +83,9 @@ ${EXIT_HELP}`;
       return { session, claim: accepted };
     }
     const job = await waitForJob(api, accepted.jobId, flags.timeout * 1000, { quiet: this.jsonEnabled(), label: `claiming ${pr}` });
-    const details = { sessionId: session.id, jobId: job.id, ...(job.error?.details ?? {}) };
-    switch (job.state) {
-      case 'succeeded': {
-        const result = ClaimResult.parse(job.result);
-        this.say(`session ${session.id} claimed PR #${result.prs[0]?.number ?? ''}`);
-        if (result.prs[0]) this.say(`pr: ${result.prs[0].url}`);
-        if (result.branchChanged) this.say(`switched to ${result.branch}`);
-        for (const donor of result.takenOverFrom) this.say(`taking over from ${donor}${result.donorWasTerminated ? ' (terminated)' : ''}`);
-        return { session: { ...session, state: 'active', leaseExpiresAt: null }, claim: job };
-      }
-      case 'compensated':
-        throw new CliFailure(job.error?.code ?? 'CLAIM_FAILED', `failed to claim PR ${ref}: ${job.error?.message ?? ''}; session ${session.id} was removed`, EXIT.failure, details);
-      case 'compensation_failed':
-        throw new CliFailure(
-          job.error?.code ?? 'CLAIM_FAILED',
-          `failed to claim PR ${ref}: ${job.error?.message ?? ''}; removing session ${session.id} failed too (${String(job.error?.details?.compensationError ?? '')}): remove it with \`ao session rm ${session.id} --force\``,
-          EXIT.compensationFailed,
-          details,
-        );
-      default:
-        throw new CliFailure(
-          'WAIT_TIMEOUT',
-          `the claim of ${ref} for session ${session.id} is still ${job.state}; it goes on (\`ao job wait ${job.id}\`): the session stays if it succeeds, and is removed if it fails or its lease runs out`,
-          EXIT.timeout,
-          details,
-        );
-    }
+    const outcome = describeClaimJob(job, { sessionId: session.id, pr: ref ?? pr, rerunAttaches: false });
+    if (!outcome.ok) throw outcome.failure;
+    for (const line of outcome.lines) this.say(line);
+    return { session: { ...session, state: 'active', leaseExpiresAt: null }, claim: job };
   }
 }

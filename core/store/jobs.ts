@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jsonb, type Db } from '../db/connect.js';
-import { Job, type JobKind } from '../domain.js';
+import { Job, type JobKind, type JobState } from '../domain.js';
 import { AoError, type ErrorBody } from '../errors.js';
 
 /** Job ids are BullMQ job ids too: no ':' and never all digits. */
@@ -43,7 +43,7 @@ export async function createJob(db: Db, job: NewJob): Promise<CreatedJob> {
 }
 
 export async function getJob(db: Db, id: string): Promise<Job | null> {
-  const [row] = await db<[{ json: unknown }?]>`select ao.job_json(j) as json from ao.jobs j where j.id = ${id}`;
+  const [row] = await db<[{ json: unknown }?]>`select ao.job_answer_json(j) as json from ao.jobs j where j.id = ${id}`;
   return row ? Job.parse(row.json) : null;
 }
 
@@ -53,69 +53,110 @@ export async function requireJob(db: Db, id: string): Promise<Job> {
   return job;
 }
 
+export interface JobRun {
+  jobId: string;
+  /** the run's fence: every write of this run names it */
+  run: number;
+  /** running: the claim is (re)tried; compensating: a spawn_claim's session is being removed */
+  state: 'running' | 'compensating';
+  kind: JobKind;
+  request: unknown;
+  sessionId: string | null;
+  /** the job's error so far (a compensating job keeps the claim's error) */
+  error: ErrorBody | null;
+  /** attempts at the claim itself, this one included */
+  attempts: number;
+  /** when the run started, by the database's clock (snapshots are ordered by it) */
+  startedAt: string;
+}
+
+export type StartOutcome =
+  | ({ outcome: 'run' } & JobRun)
+  | { outcome: 'busy' | 'finished' | 'missing' };
+
+export interface RunLimits {
+  leaseMs: number;
+  /** runs that may die holding the lease before the job ends JOB_STALLED */
+  maxLostRuns: number;
+}
+
 /**
- * A worker starts (or restarts) a job: running, with its attempt number and current step.
- * Returns null when there is nothing to do: the job is gone or already finished (a duplicate
- * delivery after success, or a re-enqueue by the sweeper that raced the worker).
+ * Starts a run of a job: a new fence and a lease, or nothing to do (another run holds a live
+ * lease; the job is finished; the job row never committed). A job whose previous run died
+ * resumes where it was: running is tried again, compensating finishes its compensation.
  */
-export async function startJob(
-  db: Db,
-  id: string,
-  attempt: number,
-  step: string,
-): Promise<{ kind: JobKind; request: unknown; sessionId: string | null } | null> {
-  const [row] = await db<[{ kind: JobKind; request: unknown; session_id: string | null }?]>`
-    update ao.jobs set state = 'running', attempts = ${attempt}, step = ${step}, updated_at = now()
-    where id = ${id} and state in ('queued', 'running')
-    returning kind, request, session_id`;
-  return row ? { kind: row.kind, request: row.request, sessionId: row.session_id } : null;
+export async function startJobRun(db: Db, id: string, limits: RunLimits, step: string): Promise<StartOutcome> {
+  const [row] = await db<[{ reply: Record<string, unknown> & { outcome: string } }]>`
+    select ao.start_job_run(${id}, ${Math.round(limits.leaseMs)}::integer, ${limits.maxLostRuns}::integer, ${step}) as reply`;
+  const reply = row.reply;
+  if (reply.outcome !== 'run') return { outcome: reply.outcome as 'busy' | 'finished' | 'missing' };
+  return {
+    outcome: 'run',
+    jobId: id,
+    run: Number(reply.run),
+    state: reply.state as JobRun['state'],
+    kind: reply.kind as JobKind,
+    request: reply.request,
+    sessionId: (reply.sessionId as string | null) ?? null,
+    error: (reply.error as ErrorBody | null) ?? null,
+    attempts: Number(reply.attempts),
+    startedAt: String(reply.startedAt),
+  };
+}
+
+/** Renews the run's lease; false when the run lost its fence and must stop. */
+export async function renewJobLease(db: Db, run: JobRun, leaseMs: number): Promise<boolean> {
+  const [row] = await db<[{ ok: boolean }]>`
+    select ao.renew_job_lease(${run.jobId}, ${run.run}::integer, ${Math.round(leaseMs)}::integer) as ok`;
+  return row.ok;
+}
+
+/**
+ * Back to queued between attempts (retry backoff, rate-limit wait, a worker shutting down),
+ * saying why in `step`; `refund`: the attempt does not count. False: the fence was lost.
+ */
+export async function requeueJobRun(db: Db, run: JobRun, step: string, lastError: ErrorBody | null, refund = false): Promise<boolean> {
+  const [row] = await db<[{ ok: boolean }]>`
+    select ao.requeue_job_run(${run.jobId}, ${run.run}::integer, ${step},
+      ${lastError ? jsonb(db, lastError) : null}, ${refund}) as ok`;
+  return row.ok;
+}
+
+export async function failJobRun(db: Db, run: JobRun, error: ErrorBody): Promise<boolean> {
+  const [row] = await db<[{ ok: boolean }]>`
+    select ao.fail_job_run(${run.jobId}, ${run.run}::integer, ${jsonb(db, error)}) as ok`;
+  return row.ok;
 }
 
 /** A spawn_claim whose claim failed: the error is final, the spawned session is being removed. */
-export async function beginCompensation(db: Db, id: string, error: ErrorBody): Promise<void> {
-  await db`
-    update ao.jobs set state = 'compensating', step = 'removing the spawned session', error = ${jsonb(db, error)},
-      updated_at = now()
-    where id = ${id} and state in ('queued', 'running')`;
+export async function beginJobCompensation(db: Db, run: JobRun, error: ErrorBody): Promise<boolean> {
+  const [row] = await db<[{ ok: boolean }]>`
+    select ao.begin_job_compensation(${run.jobId}, ${run.run}::integer, ${jsonb(db, error)},
+      'removing the spawned session') as ok`;
+  return row.ok;
 }
 
 /** compensated: the spawned session is gone; compensation_failed: it is left, findable. */
-export async function finishCompensation(db: Db, id: string, error: ErrorBody): Promise<void> {
+export async function finishJobCompensation(db: Db, run: JobRun, error: ErrorBody): Promise<boolean> {
   const failed = error.details?.compensationError !== undefined;
-  await db`
-    update ao.jobs set state = ${failed ? 'compensation_failed' : 'compensated'}, step = null,
-      error = ${jsonb(db, error)}, finished_at = now(), updated_at = now()
-    where id = ${id} and state = 'compensating'`;
+  const [row] = await db<[{ ok: boolean }]>`
+    select ao.finish_job_compensation(${run.jobId}, ${run.run}::integer, ${failed}, ${jsonb(db, error)}) as ok`;
+  return row.ok;
 }
 
-/** Back to queued between attempts (retry backoff, rate-limit wait), saying why in `step`. */
-export async function requeueJob(db: Db, id: string, step: string, lastError: ErrorBody | null): Promise<void> {
-  await db`
-    update ao.jobs set state = 'queued', step = ${step},
-      error = ${lastError ? jsonb(db, lastError) : null}, updated_at = now()
-    where id = ${id} and state in ('queued', 'running')`;
-}
-
-export async function failJob(db: Db, id: string, error: ErrorBody): Promise<void> {
-  await db`
-    update ao.jobs set state = 'failed', step = null,
-      error = ${jsonb(db, error)}, finished_at = now(), updated_at = now()
-    where id = ${id} and state in ('queued', 'running')`;
-}
-
-/** Removes a job that could not be handed to the queue, so its idempotency key can be used again. */
-export async function deleteQueuedJob(db: Db, id: string): Promise<void> {
-  await db`delete from ao.jobs where id = ${id} and state = 'queued'`;
-}
-
-/** Jobs Postgres says are unfinished and that nobody touched for `staleSeconds` (sweeper input). */
-export async function listStaleUnfinishedJobs(
+/**
+ * The sweeper's input: queued jobs nobody touched for `staleSeconds` (BullMQ may have lost them,
+ * or the API could not hand them over), and owned jobs whose run's lease ran out.
+ */
+export async function listOrphanedJobs(
   db: Db,
   options: { staleSeconds: number; limit: number },
-): Promise<Array<{ id: string; kind: JobKind; state: 'queued' | 'running' }>> {
-  return db<Array<{ id: string; kind: JobKind; state: 'queued' | 'running' }>>`
+): Promise<Array<{ id: string; kind: JobKind; state: JobState }>> {
+  return db<Array<{ id: string; kind: JobKind; state: JobState }>>`
     select id, kind, state from ao.jobs
-    where state in ('queued', 'running') and updated_at < now() - make_interval(secs => ${options.staleSeconds})
+    where state in ('queued', 'running', 'compensating')
+      and case when state = 'queued' then updated_at < now() - make_interval(secs => ${options.staleSeconds})
+               else lease_expires_at < clock_timestamp() end
     order by created_at
     limit ${options.limit}`;
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../db/connect.js';
-import { AoError } from '../errors.js';
+import { validationFailed } from '../errors.js';
 
 export interface ChangeEvent {
   /** the cursor: pass it back as `after` */
@@ -30,15 +30,22 @@ export interface Cursor {
 
 export const START: Cursor = { txId: 0n, id: 0n };
 
-export function parseCursor(value: string | undefined | null): Cursor {
+/** The largest value of a Postgres bigint: a cursor component above it names no event. */
+const MAX_BIGINT = 9223372036854775807n;
+
+/**
+ * Reads a cursor a client passed back; anything else is VALIDATION_FAILED naming `field` (the
+ * query parameter or header it came in), never a database error.
+ */
+export function parseCursor(value: string | undefined | null, field = 'after'): Cursor {
   if (value === undefined || value === null || value === '' || value === '0') return START;
   const match = /^(\d{1,19})-(\d{1,19})$/.exec(value);
-  if (!match) {
-    throw new AoError('INVALID_CURSOR', `invalid cursor ${JSON.stringify(value)}: pass an event id or 0`, {
-      cursor: value,
-    });
+  const cursor = match ? { txId: BigInt(match[1] as string), id: BigInt(match[2] as string) } : null;
+  if (!cursor || cursor.txId > MAX_BIGINT || cursor.id > MAX_BIGINT) {
+    const shown = value.length > 64 ? `${JSON.stringify(value.slice(0, 64))}…` : JSON.stringify(value);
+    throw validationFailed(field, `${shown} is not an event id: pass the id of the last event read, or 0 for the beginning`);
   }
-  return { txId: BigInt(match[1] as string), id: BigInt(match[2] as string) };
+  return cursor;
 }
 
 export function formatCursor(cursor: Cursor): string {

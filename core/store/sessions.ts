@@ -1,6 +1,6 @@
 import type { Db } from '../db/connect.js';
 import { Session, type SessionKind, type SessionState } from '../domain.js';
-import { AoError } from '../errors.js';
+import { AoError, validationFailed } from '../errors.js';
 
 export interface NewSession {
   projectId: string;
@@ -8,24 +8,32 @@ export interface NewSession {
   /** default `ao/<session-id>/root` */
   branch: string | null;
   host: string;
-  /** a provisional session lives until its lease expires unless it is activated */
-  leaseSeconds: number | null;
+  /** the worktree goes to `<worktreesRoot>/<project>/<session>` */
+  worktreesRoot: string;
+  /**
+   * Every session is born provisional, with this lease, its worktree path and branch recorded
+   * before git runs: if its creator dies before finishing, the janitor removes whatever of the
+   * worktree and branch was made, and the row.
+   */
+  leaseSeconds: number;
 }
 
-/** Allocates `<project>-<n>` from the project's counter and inserts the session (no workspace yet). */
+/**
+ * Allocates `<project>-<n>` from the project's counter and inserts the session, provisional,
+ * naming the worktree it is about to get.
+ */
 export async function insertSession(db: Db, session: NewSession): Promise<Session> {
-  const provisional = session.leaseSeconds !== null;
   const [row] = await db<[{ json: unknown }?]>`
     with n as (
       update ao.projects set session_seq = session_seq + 1
       where id = ${session.projectId}
       returning id, session_seq, id || '-' || session_seq as session_id
     )
-    insert into ao.sessions as s (id, project_id, num, kind, state, branch, host, lease_expires_at)
-    select n.session_id, n.id, n.session_seq, ${session.kind},
-      ${provisional ? 'provisional' : 'active'},
-      coalesce(${session.branch}, 'ao/' || n.session_id || '/root'), ${session.host},
-      case when ${provisional} then now() + make_interval(secs => ${session.leaseSeconds ?? 0}) end
+    insert into ao.sessions as s (id, project_id, num, kind, state, branch, workspace_path, host, lease_expires_at)
+    select n.session_id, n.id, n.session_seq, ${session.kind}, 'provisional',
+      coalesce(${session.branch}, 'ao/' || n.session_id || '/root'),
+      ${session.worktreesRoot} || '/' || n.id || '/' || n.session_id, ${session.host},
+      now() + make_interval(secs => ${session.leaseSeconds})
     from n
     returning ao.session_json(s) as json`;
   if (!row) {
@@ -34,6 +42,16 @@ export async function insertSession(db: Db, session: NewSession): Promise<Sessio
     });
   }
   return Session.parse(row.json);
+}
+
+/** The worktree exists: a session that was not asked to be provisional becomes active. */
+export async function finishSessionCreation(db: Db, id: string, keepProvisional: boolean): Promise<Session> {
+  const [row] = await db<[{ json: unknown }?]>`
+    update ao.sessions as s set state = 'active', lease_expires_at = null, updated_at = now()
+    where id = ${id} and state = 'provisional' and not ${keepProvisional}
+    returning ao.session_json(s) as json`;
+  if (row) return Session.parse(row.json);
+  return requireSession(db, id);
 }
 
 export async function setSessionWorkspace(db: Db, id: string, workspacePath: string, branch: string): Promise<Session> {
@@ -62,13 +80,81 @@ export interface SessionFilter {
   state?: SessionState | undefined;
 }
 
-export async function listSessions(db: Db, filter: SessionFilter = {}): Promise<Session[]> {
-  const rows = await db<Array<{ json: unknown }>>`
-    select ao.session_json(s) as json from ao.sessions s
+export interface SessionPageRequest {
+  /** a page's nextCursor; absent: from the first session */
+  cursor?: string | undefined;
+  /** sessions per page (the API allows 1..1000) */
+  limit: number;
+}
+
+export interface SessionPage {
+  sessions: Session[];
+  /** pass back as `cursor` for the next page; null: this was the last one */
+  nextCursor: string | null;
+}
+
+/** Where a page of sessions ends: the (created_at, id) of its last session. */
+interface SessionKey {
+  /** created_at in UTC with all six fractional digits, so the cursor loses no precision */
+  createdAt: string;
+  id: string;
+}
+
+const CREATED_AT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** An opaque cursor: base64url of the JSON `[createdAt, id]` of the last session of a page. */
+export function formatSessionCursor(key: SessionKey): string {
+  return Buffer.from(JSON.stringify([key.createdAt, key.id])).toString('base64url');
+}
+
+/** Reads a cursor of formatSessionCursor; anything else is VALIDATION_FAILED naming `cursor`. */
+export function parseSessionCursor(cursor: string): SessionKey {
+  let parsed: unknown = null;
+  if (/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) {
+    try {
+      parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    } catch {
+      parsed = null;
+    }
+  }
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === 2 &&
+    typeof parsed[0] === 'string' &&
+    CREATED_AT_KEY.test(parsed[0]) &&
+    Number.isFinite(Date.parse(parsed[0])) &&
+    typeof parsed[1] === 'string' &&
+    parsed[1].length > 0 &&
+    !parsed[1].includes('\0')
+  ) {
+    return { createdAt: parsed[0], id: parsed[1] };
+  }
+  throw validationFailed('cursor', 'not a cursor of this list: pass the nextCursor of the previous page, or none for the first');
+}
+
+/**
+ * One page of sessions in creation order (created_at, then id: the order of an index, so a
+ * page costs the same wherever it starts), keyset-paged so a session created while a client
+ * pages appears once or not at all, never twice.
+ */
+export async function listSessions(db: Db, filter: SessionFilter, page: SessionPageRequest): Promise<SessionPage> {
+  const after = page.cursor === undefined ? null : parseSessionCursor(page.cursor);
+  const rows = await db<Array<{ json: unknown; created_key: string; id: string }>>`
+    select ao.session_json(s) as json,
+      to_char(s.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_key, s.id
+    from ao.sessions s
     where (${filter.projectId ?? null}::text is null or s.project_id = ${filter.projectId ?? null})
       and (${filter.state ?? null}::text is null or s.state = ${filter.state ?? null})
-    order by s.created_at, s.project_id, s.num`;
-  return rows.map((row) => Session.parse(row.json));
+      ${after ? db`and (s.created_at, s.id) > (${after.createdAt}::timestamptz, ${after.id}::text)` : db``}
+    order by s.created_at, s.id
+    limit ${page.limit + 1}`;
+  const more = rows.length > page.limit;
+  const kept = more ? rows.slice(0, page.limit) : rows;
+  const last = kept.at(-1);
+  return {
+    sessions: kept.map((row) => Session.parse(row.json)),
+    nextCursor: more && last ? formatSessionCursor({ createdAt: last.created_key, id: last.id }) : null,
+  };
 }
 
 export async function setSessionState(db: Db, id: string, state: SessionState): Promise<Session> {

@@ -108,7 +108,7 @@ describe('jobs and events', () => {
     expect(first.body.events).toHaveLength(2);
     const second = await stack.http<{ events: Array<{ id: string }> }>('GET', `/api/v1/events?after=${first.body.nextCursor}&limit=2`);
     expect(second.body.events[0]?.id).not.toBe(first.body.events[1]?.id);
-    expect(await stack.http('GET', '/api/v1/events?after=bogus')).toMatchObject({ status: 400, body: { code: 'INVALID_CURSOR' } });
+    expect(await stack.http('GET', '/api/v1/events?after=bogus')).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
     expect(await stack.http('GET', '/api/v1/events?limit=1001')).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
   });
 });

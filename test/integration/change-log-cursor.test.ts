@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 const newSession = (sql: Db, projectId: string) =>
-  insertSession(sql, { projectId, kind: 'worker', branch: null, host: 'test', leaseSeconds: null });
+  insertSession(sql, { projectId, kind: 'worker', branch: null, host: 'test', worktreesRoot: '/work', leaseSeconds: 600 });
 
 /** A transaction held open until `release` is called: the test decides when it commits or rolls back. */
 function holdTransaction(work: (tx: Db) => Promise<void>): {
@@ -113,12 +113,14 @@ describe('change log cursor', () => {
     expect(seen).toEqual(Array.from({ length: 7 }, (_, i) => `${projectId}-${i + 1}`));
   });
 
-  it('parses and formats cursors, rejecting garbage with INVALID_CURSOR', () => {
+  it('parses and formats cursors, rejecting garbage (and components beyond bigint) with VALIDATION_FAILED', () => {
     expect(parseCursor(undefined)).toEqual(START);
     expect(parseCursor('0')).toEqual(START);
     expect(formatCursor(parseCursor('123-456'))).toBe('123-456');
-    for (const bad of ['abc', '1-', '-1', '1-2-3', '99999999999999999999-1']) {
+    for (const bad of ['abc', '1-', '-1', '1-2-3', '99999999999999999999-1', '9999999999999999999-1', '1-9223372036854775808']) {
       expect(() => parseCursor(bad)).toThrow(AoError);
+      expect(() => parseCursor(bad)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
     }
+    expect(parseCursor('9223372036854775807-9223372036854775807')).toEqual({ txId: 9223372036854775807n, id: 9223372036854775807n });
   });
 });

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AoError } from '../../core/errors.js';
-import { claimPr } from '../../core/store/claim-pr.js';
+import { claimPr, FenceLost, type ClaimOutcome } from '../../core/store/claim-pr.js';
+import { startJobRun, type JobRun } from '../../core/store/jobs.js';
+import type { PullRequest } from '../../core/domain.js';
 import { listSessionPrs } from '../../core/store/session-prs.js';
 import { createTestDatabase, type TestDatabase } from '../support/env.js';
 import { allEvents, eventsSince, seedProject, seedSession, snapshot, terminate } from '../support/fixtures.js';
@@ -30,6 +32,12 @@ function codeOf(err: unknown): string | undefined {
   return err instanceof AoError ? err.code : undefined;
 }
 
+/** the PR a claim just wrote, as the API shows it */
+async function claimed(outcome: ClaimOutcome): Promise<PullRequest | undefined> {
+  const [row] = await db.sql<[{ prs: PullRequest[] }]>`select ao.session_prs_json(${outcome.result.sessionId}, lower(${outcome.result.pr})) as prs`;
+  return row.prs[0];
+}
+
 const urlOf = (number: number) => `https://github.com/acme/widgets/pull/${number}`;
 
 describe('claim transaction', () => {
@@ -38,11 +46,11 @@ describe('claim transaction', () => {
     const before = await allEvents(db.sql);
     const snap = snapshot({ number: 101, review: 'changes_requested', ci: 'failing', mergeability: 'blocked' });
 
-    const outcome = await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: false, snapshot: snap });
+    const outcome = await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: false, snapshot: snap });
 
     expect(outcome.previousOwner).toBeNull();
     expect(outcome.result).toMatchObject({ sessionId: s1.id, takenOverFrom: [], donorWasTerminated: false });
-    expect(outcome.result.prs[0]).toMatchObject({ number: 101, url: 'https://github.com/Acme/Widgets/pull/101' });
+    expect((await claimed(outcome))).toMatchObject({ number: 101, url: 'https://github.com/Acme/Widgets/pull/101' });
     expect(await owner(urlOf(101))).toBe(s1.id);
     const created = (await eventsSince(db.sql, before)).filter((e) => e.entity === 'pr');
     expect(created.map((e) => e.type)).toEqual(['pr_created']);
@@ -54,11 +62,11 @@ describe('claim transaction', () => {
   it('refuses a claim by another session without takeover while the owner is active, writing nothing', async () => {
     const s1 = await seedSession(db.sql, projectId);
     const s2 = await seedSession(db.sql, projectId);
-    await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 102 }) });
+    await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 102 }) });
     const before = await allEvents(db.sql);
 
     const err = await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s2.id,
       allowTakeover: false,
       snapshot: snapshot({ number: 102, ci: 'failing', title: 'changed' }),
@@ -76,7 +84,7 @@ describe('claim transaction', () => {
     const s1 = await seedSession(db.sql, projectId);
     const s2 = await seedSession(db.sql, projectId);
     await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: true,
       snapshot: snapshot({ number: 103, ci: 'pending', review: 'none', mergeability: 'unknown' }),
@@ -84,7 +92,7 @@ describe('claim transaction', () => {
     const before = await allEvents(db.sql);
 
     const outcome = await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s2.id,
       allowTakeover: true,
       snapshot: snapshot({ number: 103, ci: 'failing', review: 'changes_requested', mergeability: 'blocked' }),
@@ -116,10 +124,10 @@ describe('claim transaction', () => {
   it('takes over a terminated owner even without takeover and reports the donor as terminated', async () => {
     const s1 = await seedSession(db.sql, projectId);
     const s2 = await seedSession(db.sql, projectId);
-    await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 104 }) });
+    await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 104 }) });
     await terminate(db.sql, s1.id);
 
-    const outcome = await claimPr(db.sql, { jobId: null, sessionId: s2.id, allowTakeover: false, snapshot: snapshot({ number: 104 }) });
+    const outcome = await claimPr(db.sql, { run: null, sessionId: s2.id, allowTakeover: false, snapshot: snapshot({ number: 104 }) });
 
     expect(outcome.result).toMatchObject({ takenOverFrom: [s1.id], donorWasTerminated: true });
     expect(await owner(urlOf(104))).toBe(s2.id);
@@ -131,11 +139,11 @@ describe('claim transaction', () => {
       { id: 'T1', path: 'a.ts', line: 1, isResolved: false, isBot: false, comments: [] },
       { id: 'T2', path: 'b.ts', line: 2, isResolved: false, isBot: false, comments: [] },
     ];
-    await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: false, snapshot: snapshot({ number: 105, reviewThreads: threads }) });
+    await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: false, snapshot: snapshot({ number: 105, reviewThreads: threads }) });
     const before = await allEvents(db.sql);
 
     const outcome = await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: false,
       snapshot: snapshot({ number: 105, reviewThreads: threads }),
@@ -160,7 +168,7 @@ describe('claim transaction', () => {
       comments: [{ id: `${id}-c1`, author: 'rev', body: 'nit', url: 'u', isBot: false, createdAt: '2026-10-03T00:00:00.000Z' }],
     });
     await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: true,
       snapshot: snapshot({ number: 106, reviewThreads: [thread('A', false), thread('B', false), thread('C', false)] }),
@@ -168,7 +176,7 @@ describe('claim transaction', () => {
     const before = await allEvents(db.sql);
 
     await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: true,
       snapshot: snapshot({ number: 106, reviewThreads: [thread('A', false), thread('B', true), thread('C', false)] }),
@@ -183,7 +191,7 @@ describe('claim transaction', () => {
     const s1 = await seedSession(db.sql, projectId);
     const c = (id: string, body: string) => ({ id, author: 'rev', body, url: 'u', isBot: false, createdAt: '2026-10-03T00:00:00.000Z' });
     await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: true,
       snapshot: snapshot({
@@ -197,7 +205,7 @@ describe('claim transaction', () => {
     const before = await allEvents(db.sql);
 
     const outcome = await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: true,
       snapshot: snapshot({
@@ -207,7 +215,7 @@ describe('claim transaction', () => {
     });
 
     expect((await eventsSince(db.sql, before)).map((e) => e.type)).toEqual(['pr_review_thread_removed']);
-    const threads = outcome.result.prs[0]?.reviewThreads ?? [];
+    const threads = (await claimed(outcome))?.reviewThreads ?? [];
     expect(threads.map((t) => t.id)).toEqual(['A']);
     expect(threads[0]?.comments.map((m) => [m.id, m.body])).toEqual([
       ['a2', 'two, edited'],
@@ -223,17 +231,17 @@ describe('claim transaction', () => {
     const s2 = await seedSession(db.sql, projectId);
     const older = snapshot({ number: 108, ci: 'pending' });
     const newer = snapshot({ number: 108, ci: 'passing' });
-    await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: newer });
+    await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: newer });
 
-    const outcome = await claimPr(db.sql, { jobId: null, sessionId: s2.id, allowTakeover: true, snapshot: older });
+    const outcome = await claimPr(db.sql, { run: null, sessionId: s2.id, allowTakeover: true, snapshot: older });
 
-    expect(outcome.result.prs[0]).toMatchObject({ sessionId: s2.id, ci: 'passing', observedAt: newer.observedAt });
+    expect((await claimed(outcome))).toMatchObject({ sessionId: s2.id, ci: 'passing', observedAt: newer.observedAt });
   });
 
   it('collapses duplicate checks of one commit to the last one observed', async () => {
     const s1 = await seedSession(db.sql, projectId);
     const outcome = await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: true,
       snapshot: snapshot({
@@ -244,7 +252,7 @@ describe('claim transaction', () => {
         ],
       }),
     });
-    expect(outcome.result.prs[0]?.checks).toEqual([
+    expect((await claimed(outcome))?.checks).toEqual([
       { name: 'build', sha: 'aaaaaaa', status: 'passed', conclusion: 'success', url: 'u2' },
     ]);
   });
@@ -265,7 +273,7 @@ describe('claim transaction', () => {
       sessionId = (await seedSession(db.sql, projectId, { workspace: false })).id;
     }
     const before = await allEvents(db.sql);
-    const err = await claimPr(db.sql, { jobId: null, sessionId, allowTakeover: true, snapshot: snapshot({ number: 110 }) }).catch(
+    const err = await claimPr(db.sql, { run: null, sessionId, allowTakeover: true, snapshot: snapshot({ number: 110 }) }).catch(
       (e: unknown) => e,
     );
     expect(codeOf(err)).toBe(code);
@@ -276,28 +284,28 @@ describe('claim transaction', () => {
   it.each(['merged', 'closed'] as const)('refuses a %s PR with PR_NOT_OPEN and writes nothing; drafts are claimable', async (state) => {
     const number = state === 'merged' ? 121 : 122;
     const s1 = await seedSession(db.sql, projectId);
-    const err = await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number, state }) }).catch(
+    const err = await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number, state }) }).catch(
       (e: unknown) => e,
     );
     expect(codeOf(err)).toBe('PR_NOT_OPEN');
     expect(await owner(urlOf(number))).toBeUndefined();
 
     const draft = await claimPr(db.sql, {
-      jobId: null,
+      run: null,
       sessionId: s1.id,
       allowTakeover: true,
       snapshot: snapshot({ number, state: 'draft', isDraft: true }),
     });
-    expect(draft.result.prs[0]).toMatchObject({ number, state: 'draft', isDraft: true });
+    expect((await claimed(draft))).toMatchObject({ number, state: 'draft', isDraft: true });
   });
 
   it('keeps one identity per PR whatever the casing of owner and repo, and shows GitHub casing', async () => {
     const s1 = await seedSession(db.sql, projectId);
-    await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 112, owner: 'acme', repo: 'widgets' }) });
-    const outcome = await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 112 }) });
+    await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 112, owner: 'acme', repo: 'widgets' }) });
+    const outcome = await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 112 }) });
     const [{ count }] = await db.sql<[{ count: number }]>`select count(*)::int as count from ao.pull_requests where number = 112`;
     expect(count).toBe(1);
-    expect(outcome.result.prs[0]?.url).toBe('https://github.com/Acme/Widgets/pull/112');
+    expect((await claimed(outcome))?.url).toBe('https://github.com/Acme/Widgets/pull/112');
   });
 
   it('lets exactly one of two concurrent first claims of a PR win when neither may take over', async () => {
@@ -307,8 +315,8 @@ describe('claim transaction', () => {
       const s2 = await seedSession(db.sql, projectId);
       const number = 200 + i;
       const settled = await Promise.allSettled([
-        claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: false, snapshot: snapshot({ number }) }),
-        claimPr(db.sql, { jobId: null, sessionId: s2.id, allowTakeover: false, snapshot: snapshot({ number }) }),
+        claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: false, snapshot: snapshot({ number }) }),
+        claimPr(db.sql, { run: null, sessionId: s2.id, allowTakeover: false, snapshot: snapshot({ number }) }),
       ]);
       const winners = settled.flatMap((s, idx) => (s.status === 'fulfilled' ? [[s1.id, s2.id][idx]] : []));
       const losers = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
@@ -324,17 +332,20 @@ describe('claim transaction', () => {
 });
 
 describe('claim jobs', () => {
-  async function insertJob(id: string, sessionId: string): Promise<void> {
+  async function insertJob(id: string, sessionId: string): Promise<JobRun> {
     await db.sql`insert into ao.jobs (id, kind, session_id, project_id, request) values (${id}, 'claim', ${sessionId}, ${projectId}, '{}')`;
+    const started = await startJobRun(db.sql, id, { leaseMs: 30_000, maxLostRuns: 3 }, 'test');
+    if (started.outcome !== 'run') throw new Error(`job ${id}: ${started.outcome}`);
+    return started;
   }
 
   it('completes the job in the same transaction and stamps every event with the causing job', async () => {
     const s1 = await seedSession(db.sql, projectId);
     const jobId = `job_${projectId}_a`;
-    await insertJob(jobId, s1.id);
+    const run = await insertJob(jobId, s1.id);
     const before = await allEvents(db.sql);
 
-    const outcome = await claimPr(db.sql, { jobId, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 301 }) });
+    const outcome = await claimPr(db.sql, { run, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 301 }) });
 
     const [job] = await db.sql<[{ state: string; result: unknown; finished_at: Date | null }]>`
       select state, result, finished_at from ao.jobs where id = ${jobId}`;
@@ -347,20 +358,21 @@ describe('claim jobs', () => {
     expect(new Set(events.map((e) => e.txId)).size).toBe(1);
   });
 
-  it('replays the stored result when a job that already succeeded runs again, writing nothing', async () => {
+  it('refuses a second claim by a run of a job that already succeeded (its fence is gone), writing nothing', async () => {
     const s1 = await seedSession(db.sql, projectId);
     const s2 = await seedSession(db.sql, projectId);
-    await claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 302 }) });
+    await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 302 }) });
     const jobId = `job_${projectId}_b`;
-    await insertJob(jobId, s2.id);
-    const first = await claimPr(db.sql, { jobId, sessionId: s2.id, allowTakeover: true, snapshot: snapshot({ number: 302 }) });
+    const run = await insertJob(jobId, s2.id);
+    const first = await claimPr(db.sql, { run, sessionId: s2.id, allowTakeover: true, snapshot: snapshot({ number: 302 }) });
     const before = await allEvents(db.sql);
 
-    const second = await claimPr(db.sql, { jobId, sessionId: s2.id, allowTakeover: true, snapshot: snapshot({ number: 302, ci: 'failing' }) });
+    const second = await claimPr(db.sql, { run, sessionId: s2.id, allowTakeover: true, snapshot: snapshot({ number: 302, ci: 'failing' }) }).catch(
+      (e: unknown) => e,
+    );
 
-    expect(second.replayed).toBe(true);
-    expect(second.result).toEqual(first.result);
-    expect(second.result.takenOverFrom).toEqual([s1.id]);
+    expect(second).toBeInstanceOf(FenceLost);
+    expect(first.result.takenOverFrom).toEqual([s1.id]);
     expect(await eventsSince(db.sql, before)).toEqual([]);
   });
 });
@@ -370,7 +382,7 @@ describe('session PR order', () => {
     const s1 = await seedSession(db.sql, projectId);
     const at = (day: number) => `2026-10-${String(day).padStart(2, '0')}T00:00:00.000Z`;
     const claim = (number: number, day: number) =>
-      claimPr(db.sql, { jobId: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number, providerUpdatedAt: at(day) }) });
+      claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number, providerUpdatedAt: at(day) }) });
     await claim(401, 5); // will be closed, updated most recently
     await claim(402, 1); // open, oldest
     await claim(403, 3); // open, newer
@@ -381,8 +393,9 @@ describe('session PR order', () => {
     const listed = await listSessionPrs(db.sql, s1.id);
     expect(listed.prs.map((p) => p.number)).toEqual([403, 404, 402, 401]);
 
-    const claimed = await claim(402, 1);
-    expect(claimed.result.prs.map((p) => p.number)).toEqual([402, 403, 404, 401]);
+    const again = await claim(402, 1);
+    const [answer] = await db.sql<[{ prs: PullRequest[] }]>`select ao.session_prs_json(${s1.id}, lower(${again.result.pr})) as prs`;
+    expect(answer.prs.map((p) => p.number)).toEqual([402, 403, 404, 401]);
   });
 
   it('answers SESSION_NOT_FOUND for the PRs of an unknown session', async () => {

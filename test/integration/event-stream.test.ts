@@ -52,7 +52,7 @@ describe('GET /api/v1/events/stream', () => {
     expect(resumed.find((e) => e.data.type === 'session_updated')?.data.key).toBe('sse-1');
   });
 
-  it('refuses a bad cursor with 400 INVALID_CURSOR before streaming', async () => {
-    expect(await stack.http('GET', '/api/v1/events/stream?after=nope')).toMatchObject({ status: 400, body: { code: 'INVALID_CURSOR' } });
+  it('refuses a bad cursor with 400 VALIDATION_FAILED before streaming', async () => {
+    expect(await stack.http('GET', '/api/v1/events/stream?after=nope')).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
   });
 });

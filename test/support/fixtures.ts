@@ -1,7 +1,7 @@
 import type { Db } from '../../core/db/connect.js';
 import type { PrSnapshot, Session, SessionKind } from '../../core/domain.js';
 import { insertProject } from '../../core/store/projects.js';
-import { insertSession, setSessionState, setSessionWorkspace } from '../../core/store/sessions.js';
+import { finishSessionCreation, insertSession, setSessionState, setSessionWorkspace } from '../../core/store/sessions.js';
 import { readEvents, START, type ChangeEvent } from '../../core/store/read-events.js';
 
 let clock = Date.parse('2026-11-01T00:00:00Z');
@@ -59,10 +59,11 @@ export async function seedSession(
     kind: options.kind ?? 'worker',
     branch: null,
     host: 'test',
-    leaseSeconds: null,
+    worktreesRoot: '/work',
+    leaseSeconds: 600,
   });
-  if (options.workspace === false) return session;
-  return setSessionWorkspace(db, session.id, `/work/${session.id}`, session.branch);
+  const active = await finishSessionCreation(db, session.id, false);
+  return options.workspace === false ? setSessionWorkspace(db, session.id, '', active.branch) : active;
 }
 
 export async function terminate(db: Db, sessionId: string): Promise<void> {

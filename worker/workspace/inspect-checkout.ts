@@ -1,4 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { AoError } from '../../core/errors.js';
 import { git, GitError } from './git.js';
 
@@ -9,24 +10,59 @@ export interface Checkout {
   defaultBranch: string;
 }
 
-/** What ao needs to know about a project's checkout; PROJECT_PATH_INVALID when it is not one. */
+/**
+ * What ao needs to know about a project's checkout. `path` must be absolute (a relative one would
+ * resolve against wherever the server happens to run) and the top level of a git work tree, not
+ * a folder inside one; otherwise PROJECT_PATH_INVALID says why.
+ */
 export async function inspectCheckout(path: string): Promise<Checkout> {
-  const invalid = (why: string) => new AoError('PROJECT_PATH_INVALID', `${path} is not a git checkout: ${why}`, { path });
+  const shown = JSON.stringify(path);
+  const invalid = (why: string, details: Record<string, unknown> = {}) =>
+    new AoError('PROJECT_PATH_INVALID', `${shown} is not a git checkout: ${why}`, { path, ...details });
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) throw invalid('it contains control characters');
+  if (!isAbsolute(path)) {
+    throw new AoError('PROJECT_PATH_INVALID', `${shown} is not an absolute path: give the checkout's absolute path`, { path });
+  }
+  let resolved: string;
   try {
-    if (!(await stat(path)).isDirectory()) throw invalid('not a directory');
+    resolved = await realpath(path);
+    if (!(await stat(resolved)).isDirectory()) throw invalid('not a directory');
   } catch (err) {
     if (err instanceof AoError) throw err;
     throw invalid('no such directory');
   }
   let root: string;
   try {
-    root = await realpath(await git(path, ['rev-parse', '--show-toplevel']));
+    root = await realpath(await git(resolved, ['rev-parse', '--show-toplevel']));
   } catch (err) {
     if (err instanceof GitError) throw invalid('not inside a git work tree');
     throw err;
   }
+  if (root !== resolved) {
+    throw new AoError('PROJECT_PATH_INVALID', `${shown} is inside the git checkout ${root}, not its top level: register ${root}`, {
+      path,
+      topLevel: root,
+    });
+  }
   const originUrl = await git(root, ['remote', 'get-url', 'origin']).catch(() => null);
   return { root, originUrl: originUrl || null, defaultBranch: await defaultBranchOf(root) };
+}
+
+/**
+ * Whether `name` may be a branch, as `git check-ref-format --branch` says (which also refuses
+ * names starting with "-", so none is ever read as an option). A name git would expand (such
+ * as `@{-1}`) is refused too: the name must stand for itself.
+ */
+export async function isValidBranchName(cwd: string, name: string): Promise<boolean> {
+  // eslint-disable-next-line no-control-regex
+  if (name === '' || /[\u0000-\u001f\u007f]/.test(name)) return false;
+  try {
+    return (await git(cwd, ['check-ref-format', '--branch', name])) === name;
+  } catch (err) {
+    if (err instanceof GitError) return false;
+    throw err;
+  }
 }
 
 async function defaultBranchOf(root: string): Promise<string> {

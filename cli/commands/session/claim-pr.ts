@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { z } from 'zod';
-import { ClaimResult, Project, Session, type Job } from '../../../core/domain.js';
+import { Project, Session } from '../../../core/domain.js';
 import { loadConfig } from '../../../core/config.js';
 import { parsePrRef } from '../../../core/pr-ref.js';
 import { AoCommand, CliFailure, EXIT, EXIT_HELP } from '../../base-command.js';
+import { describeClaimJob } from '../../claim-outcome.js';
 import { PendingClaims, resolveRefForProject } from '../../claim-support.js';
 import { waitForJob } from '../../wait-for-job.js';
 
@@ -22,6 +23,7 @@ export default class SessionClaimPr extends AoCommand {
   static override summary = 'Claim an existing pull request for a session';
   static override description = `The claim runs as a job: ao waits for it by default and prints the result. The session may be omitted when AO_SESSION_ID is set, and the PR may come first.
 PR refs: 142, #142, owner/repo#142, https://github.com/owner/repo/pull/142.
+On a provisional session (one spawned for a claim) a failed claim removes the session: exit 1, and the message says whether it was removed; if removing it fails, exit 4 (remove it with \`ao session rm <id> --force\`).
 ${EXIT_HELP}`;
   static override examples = [
     '<%= config.bin %> session claim-pr mer-3 142',
@@ -78,30 +80,10 @@ ${EXIT_HELP}`;
       return accepted;
     }
     const job = await waitForJob(api, accepted.jobId, flags.timeout * 1000, { quiet: this.jsonEnabled(), label: `claiming ${pr}` });
-    return this.report(job, session.id, () => pending.forget(request));
-  }
-
-  private async report(job: Job, sessionId: string, finished: () => Promise<void>): Promise<unknown> {
-    if (job.state === 'succeeded') {
-      await finished();
-      const result = ClaimResult.parse(job.result);
-      const claimed = result.prs[0];
-      this.say(`session ${sessionId} claimed PR${claimed ? ` #${claimed.number}` : ''}`);
-      if (claimed) this.say(`pr: ${claimed.url}`);
-      if (result.branchChanged) this.say(`switched to ${result.branch}`);
-      for (const donor of result.takenOverFrom) this.say(`taking over from ${donor}${result.donorWasTerminated ? ' (terminated)' : ''}`);
-      return job;
-    }
-    if (job.state === 'failed') {
-      await finished();
-      const error = job.error;
-      throw new CliFailure(error?.code ?? 'CLAIM_FAILED', `claim failed: ${error?.message ?? 'unknown error'} (job ${job.id})`, EXIT.failure, {
-        jobId: job.id,
-        ...(error?.details ?? {}),
-      });
-    }
-    throw new CliFailure('WAIT_TIMEOUT', `still ${job.state} after the timeout; the job goes on: \`ao job wait ${job.id}\` (or run this command again)`, EXIT.timeout, {
-      jobId: job.id,
-    });
+    const outcome = describeClaimJob(job, { sessionId: session.id, pr, rerunAttaches: true });
+    if (outcome.finished) await pending.forget(request); // a new run makes a new claim
+    if (!outcome.ok) throw outcome.failure;
+    for (const line of outcome.lines) this.say(line);
+    return job;
   }
 }
