@@ -1,6 +1,9 @@
 # ao: one image for the API and the worker (`npm start -- api|worker`).
 FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/*
+# tini as PID 1: it passes `docker stop`'s SIGTERM to ao (which drains, then exits 0) and reaps
+# orphans. ao itself is one node process (no npm/npx/tsx wrapper in between that would swallow
+# the signal or double it).
+RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates tini && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -8,5 +11,6 @@ COPY . .
 ENV AO_HOST=0.0.0.0 AO_DATA_DIR=/data
 VOLUME /data
 EXPOSE 7420
-ENTRYPOINT ["npx", "tsx", "cli/start.ts"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "tsx", "cli/start.ts"]
 CMD ["start"]

@@ -25,8 +25,8 @@ export interface ClaimContext {
 function removal(sessionId: string, details: Record<string, unknown>): string {
   if (details.sessionRemoved === true) return `the provisional session ${sessionId} was removed`;
   if (details.sessionRemoved === false) {
-    // removeProvisionalSession found no provisional session to remove (worker/claim-processor.ts)
-    return `session ${sessionId} was not removed by the claim: it was no longer provisional (already removed, or made active)`;
+    // the session exists and is a real one now: another claim activated it (worker/claim-processor.ts)
+    return `session ${sessionId} was not removed: another claim made it a real session meanwhile`;
   }
   return `whether the provisional session ${sessionId} was removed is not known: check \`ao session show ${sessionId}\``;
 }

@@ -168,34 +168,38 @@ export async function followEvents(
 
       const parser = new SseParser();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        for (const frame of parser.push(value)) {
-          if (frame.event === 'reset') {
-            let data: z.infer<typeof ResetData> = {};
-            try {
-              data = ResetData.parse(JSON.parse(frame.data ?? '{}'));
-            } catch {
-              // a reset without readable data still means the cursor expired
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          for (const frame of parser.push(value)) {
+            if (frame.event === 'reset') {
+              let data: z.infer<typeof ResetData> = {};
+              try {
+                data = ResetData.parse(JSON.parse(frame.data ?? '{}'));
+              } catch {
+                // a reset without readable data still means the cursor expired
+              }
+              throw new Fatal(cursorExpired(last, data.oldest ?? data.details?.oldest, data.details ?? null));
             }
-            throw new Fatal(cursorExpired(last, data.oldest ?? data.details?.oldest, data.details ?? null));
-          }
-          if (frame.id === undefined || frame.data === undefined) continue;
-          let data: Record<string, unknown>;
-          try {
-            data = z.record(z.string(), z.unknown()).parse(JSON.parse(frame.data));
-          } catch {
-            throw new Fatal(new ApiError('API_ERROR', `the event stream sent an unreadable event (id ${frame.id})`, res.status));
-          }
-          last = frame.id;
-          received = true;
-          try {
-            onEvent({ id: frame.id, data });
-          } catch (err) {
-            throw new Fatal(err);
+            if (frame.id === undefined || frame.data === undefined) continue;
+            let data: Record<string, unknown>;
+            try {
+              data = z.record(z.string(), z.unknown()).parse(JSON.parse(frame.data));
+            } catch {
+              throw new Fatal(new ApiError('API_ERROR', `the event stream sent an unreadable event (id ${frame.id})`, res.status));
+            }
+            last = frame.id;
+            received = true;
+            try {
+              onEvent({ id: frame.id, data });
+            } catch (err) {
+              throw new Fatal(err);
+            }
           }
         }
+      } finally {
+        reader.cancel().catch(() => undefined); // a stream we stop reading is closed, not left open
       }
       throw new Error('the API closed the event stream');
     } catch (err) {

@@ -82,6 +82,7 @@ function workerOf(config: Config, rt: Runtime): Promise<ClaimWorker> {
     queue: rt.queue,
     github,
     concurrency: config.workerConcurrency,
+    retention: { seconds: config.retentionDays * 86_400 },
     log: logFn(rt.logger.child({ component: 'worker' })),
   });
 }

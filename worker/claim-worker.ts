@@ -5,6 +5,9 @@ import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
 import type { PrSource } from './pr-source.js';
 import { startJanitor } from './janitor.js';
 import { startSweeper } from './sweeper.js';
+import { startRetention } from './retention.js';
+import type { RetentionBatch } from '../core/store/retention.js';
+import { DEFAULT_RETENTION_DAYS } from '../core/config.js';
 
 export interface ClaimWorkerOptions {
   db: Pool;
@@ -17,6 +20,8 @@ export interface ClaimWorkerOptions {
   maxLostRuns?: number;
   stalledIntervalMs?: number;
   sweep?: { intervalMs: number; staleSeconds: number };
+  /** records older than this are deleted (AO_RETENTION_DAYS); checked every `intervalMs` (default 10 min) */
+  retention?: { seconds: number; intervalMs?: number };
   log: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -24,6 +29,8 @@ export interface ClaimWorker {
   sweepNow(): Promise<number>;
   /** removes expired provisional sessions now */
   cleanNow(): Promise<number>;
+  /** applies the retention now */
+  retainNow(): Promise<RetentionBatch>;
   /**
    * Graceful stop: take no new jobs, give in-flight claims `graceMs` to finish, then abort their
    * GitHub calls and release them to another worker; close every connection.
@@ -66,14 +73,22 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     log: options.log,
   });
   const janitor = startJanitor({ db: options.db, intervalMs: options.sweep?.intervalMs ?? 15_000, log: options.log });
+  const retention = startRetention({
+    db: options.db,
+    retentionSeconds: options.retention?.seconds ?? DEFAULT_RETENTION_DAYS * 86_400,
+    intervalMs: options.retention?.intervalMs ?? 600_000,
+    log: options.log,
+  });
   await worker.waitUntilReady();
 
   return {
     sweepNow: () => sweeper.sweepNow(),
     cleanNow: () => janitor.sweepNow(),
+    retainNow: () => retention.runNow(),
     async close(graceMs = 10_000) {
       await sweeper.stop();
       await janitor.stop();
+      await retention.stop();
       const abort = setTimeout(() => worker.cancelAllJobs(SHUTDOWN), graceMs);
       try {
         await worker.close();

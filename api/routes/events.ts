@@ -52,7 +52,7 @@ const HEARTBEAT_MS = 15_000;
  */
 const STREAM_PAGE_SIZE = 100;
 /** Reads that fail in a row before the stream ends (the client reconnects), and the backoff between them. */
-const READ_RETRY = { attempts: 5, firstDelayMs: 200, maxDelayMs: 5000 };
+const READ_RETRY = { attempts: 5, firstDelayMs: 100, maxDelayMs: 5000 };
 /** How long a stream that ends because the server shuts down waits for a stalled client. */
 const SHUTDOWN_GRACE_MS = 1000;
 export const DEFAULT_SSE_SLOW_CLIENT_MS = 30_000;

@@ -102,7 +102,11 @@ interface SessionKey {
 
 const CREATED_AT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
-/** An opaque cursor: base64url of the JSON `[createdAt, id]` of the last session of a page. */
+/**
+ * An opaque cursor: base64url of the JSON `[createdAt, id]` of the last session of a page. (The
+ * time goes to Postgres as text: postgres.js would send a timestamptz parameter through a JS Date,
+ * which keeps milliseconds only.)
+ */
 export function formatSessionCursor(key: SessionKey): string {
   return Buffer.from(JSON.stringify([key.createdAt, key.id])).toString('base64url');
 }
@@ -145,7 +149,7 @@ export async function listSessions(db: Db, filter: SessionFilter, page: SessionP
     from ao.sessions s
     where (${filter.projectId ?? null}::text is null or s.project_id = ${filter.projectId ?? null})
       and (${filter.state ?? null}::text is null or s.state = ${filter.state ?? null})
-      ${after ? db`and (s.created_at, s.id) > (${after.createdAt}::timestamptz, ${after.id}::text)` : db``}
+      ${after ? db`and (s.created_at, s.id) > (${after.createdAt}::text::timestamptz, ${after.id}::text)` : db``}
     order by s.created_at, s.id
     limit ${page.limit + 1}`;
   const more = rows.length > page.limit;

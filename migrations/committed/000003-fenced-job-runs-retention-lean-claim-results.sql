@@ -1,5 +1,5 @@
 --! Previous: sha1:ea83d15ab1e78e5c5fdc57e07afab56aefd8a63c
---! Hash: sha1:30742c9dfe17d24787e58aa48d102693e3489e84
+--! Hash: sha1:7c0d17f2f695026bf44e938745bea60deff87e8d
 --! Message: fenced job runs, retention, lean claim results
 
 -- The job engine, closed and fenced; retention; a claim's cost independent of what its session owns.
@@ -115,7 +115,8 @@ begin
     lost_runs = lost_runs + case when v_lost then 1 else 0 end,
     attempts = attempts + case when v_state = 'running' then 1 else 0 end,
     lease_expires_at = clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0),
-    step = coalesce(p_step, step),
+    -- a resumed compensation keeps saying what it does
+    step = case when v_job.state = 'compensating' then v_job.step else p_step end,
     error = v_error,
     updated_at = now()
   where id = p_id

@@ -119,42 +119,47 @@ describe('ao session claim-pr on a provisional session', () => {
   });
 });
 
-describe('ao spawn --claim-pr when the session is gone before the claim fails', () => {
-  // the claim waits inside its GitHub call while the session is deleted through the API; the
-  // claim then fails (SESSION_NOT_FOUND) and its compensation finds nothing provisional to remove
+describe('ao spawn --claim-pr when the session became a real one before its claim failed', () => {
+  // spawn claims a merged PR; its claim transaction waits on the PR's lock (held here); meanwhile
+  // another claim of an open PR activates the session; then the first claim fails PR_NOT_OPEN and
+  // its compensation finds a real session, which it must not remove — nor may the CLI say it did
   it.each([false, true])('does not say it removed the session (--json: %s)', async (json) => {
-    const n = addPr();
-    const gate = stack.github.holdRequests();
-    let released = false;
+    const merged = number++;
+    stack.github.addPullRequest('Acme', 'Widgets', { number: merged, state: 'MERGED' });
+    const open = addPr();
+    const url = `https://github.com/acme/widgets/pull/${merged}`;
+    const lock = await stack.db.sql.reserve();
+    await lock`select pg_advisory_lock(hashtextextended(${url}, 0))`;
     try {
-      const before = stack.github.stats.requests;
-      const spawned = launch(['spawn', '--project', 'held', '--claim-pr', String(n), ...(json ? ['--json'] : [])]);
-      await stack.github.waitForRequests(before + 1, 20_000);
-      const listed = await stack.http<{ sessions: Session[] }>('GET', '/api/v1/sessions?projectId=held');
-      const provisional = listed.body.sessions.filter((s) => s.state === 'provisional');
-      expect(provisional).toHaveLength(1);
-      const id = (provisional[0] as Session).id;
-      expect((await stack.http('DELETE', `/api/v1/sessions/${id}?force=true`)).status).toBe(204);
-      gate.release();
-      released = true;
+      const spawned = launch(['spawn', '--project', 'held', '--claim-pr', String(merged), ...(json ? ['--json'] : [])]);
+      const deadline = Date.now() + 20_000;
+      while ((await stack.db.sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%claim_pr%'`).length === 0) {
+        if (Date.now() > deadline) throw new Error('the spawned claim never reached its transaction');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const listed = await stack.http<{ sessions: Session[] }>('GET', '/api/v1/sessions?projectId=held&state=provisional');
+      expect(listed.body.sessions).toHaveLength(1);
+      const id = (listed.body.sessions[0] as Session).id;
+      const other = await stack.http<{ jobId: string }>('POST', `/api/v1/sessions/${id}/pr/claim`, { pr: String(open) });
+      expect((await stack.waitForJob(other.body.jobId)).state).toBe('succeeded');
+      await lock`select pg_advisory_unlock(hashtextextended(${url}, 0))`;
 
       const run = await within(spawned.ended, 30_000, 'ao spawn');
       expect(run.code, run.stderr).toBe(1);
+      const said = json ? (JSON.parse(run.stdout) as ErrorDocument).error.message : run.stderr;
       if (json) {
         const out = JSON.parse(run.stdout) as ErrorDocument;
-        expect(out.error.code).toBe('SESSION_NOT_FOUND');
+        expect(out.error.code).toBe('PR_NOT_OPEN');
         expect(out.error.details).toMatchObject({ sessionId: id, sessionRemoved: false });
-        expect(out.error.message).not.toContain('was removed');
-        expect(out.error.message).toContain(`session ${id} was not removed`);
       } else {
         expect(run.stdout).toContain(`spawned session ${id}`);
-        expect(run.stderr).toContain('SESSION_NOT_FOUND');
-        expect(run.stderr).not.toContain('was removed');
-        expect(run.stderr).toContain(`session ${id} was not removed`);
-        expect(run.stderr).toContain('no longer provisional');
+        expect(run.stderr).toContain('PR_NOT_OPEN');
       }
+      expect(said).not.toContain('was removed');
+      expect(said).toContain(`session ${id} was not removed`);
+      expect((await stack.http<Session>('GET', `/api/v1/sessions/${id}`)).body.state).toBe('active');
     } finally {
-      if (!released) gate.release();
+      lock.release();
     }
   });
 });
@@ -231,6 +236,36 @@ describe('ao events --follow', () => {
       expect(run.code, run.stderr).toBe(0);
     } finally {
       await hang.close();
+    }
+  });
+
+  it('backs off between attempts, reports the failure once, and stops at once on Ctrl-C while it waits', async () => {
+    // an API that answers 503 to everything: retried with pauses of about 0.5, 1, 2, then 4 s
+    let requests = 0;
+    let fourthArrived!: () => void;
+    const fourth = new Promise<void>((resolve) => (fourthArrived = resolve));
+    const down = await standIn((_req, res) => {
+      requests++;
+      res.writeHead(503, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'about:blank', title: 'Unavailable', status: 503, code: 'QUEUE_UNAVAILABLE', message: 'not now', requestId: `r${requests}` }));
+      if (requests === 4) fourthArrived();
+    });
+    try {
+      const follow = launch(['events', '--follow', '--retry-for', '0'], { AO_API_URL: down.url });
+      const started = Date.now();
+      await within(fourth, 15_000, 'the fourth attempt');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_000); // 0.5 + 1 + 2 s, less the jitter
+      follow.child.kill('SIGINT'); // now in a pause of 3 s or more
+      const signalled = Date.now();
+      const run = await within(follow.ended, 5_000, 'exit after SIGINT');
+      expect(Date.now() - signalled).toBeLessThan(2_000);
+      expect(run.code, run.stderr).toBe(0);
+      expect(requests).toBe(4);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines, run.stderr).toHaveLength(1); // the state changed once: one line
+      expect(lines[0]).toMatch(/HTTP 503.*retrying in [\d.]+ s and then less often, until it answers/);
+    } finally {
+      await down.close();
     }
   });
 

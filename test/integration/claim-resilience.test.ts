@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../../api/server.js';
 import type { ClaimResult, Session } from '../../core/domain.js';
 import { freePort } from '../../core/services.js';
+import { spawnWorkerProcess } from '../support/child.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
 
 /** Crashes and lost infrastructure: an accepted claim is never lost and never half-written. */
@@ -55,41 +55,17 @@ async function prIsWhole(pr: number, owner: string): Promise<void> {
   expect(row).toEqual({ session_id: owner, checks: 1, threads: 1, comments: 1 });
 }
 
-function spawnWorker(lockMs: number): { child: ChildProcess; ready: Promise<void> } {
-  const script = fileURLToPath(new URL('../support/worker-process.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.db.url,
-      REDIS_URL: stack.queue.redisUrl,
-      AO_QUEUE_PREFIX: stack.queue.prefix,
-      GITHUB_GRAPHQL_URL: stack.github.url,
-      GITHUB_TOKEN: stack.github.token,
-      LOCK_MS: String(lockMs),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-  });
-  return { child, ready };
-}
-
 describe('claim resilience', () => {
   it('finishes a claim whose worker was SIGKILLed mid-claim, with whole data', async () => {
     const s = await session();
     const pr = addPr();
-    const { child, ready } = spawnWorker(2000);
-    await ready;
+    const worker = spawnWorkerProcess(stack, { LOCK_MS: '2000' });
+    await worker.ready;
     const gate = stack.github.holdRequests();
     const before = stack.github.stats.requests;
     const jobId = await accept(s.id, pr);
     await stack.github.waitForRequests(before + 1, 10_000); // the worker is inside the GitHub call
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    await worker.kill();
     gate.release();
 
     await stack.startWorker({ lockDurationMs: 2000 });
@@ -181,6 +157,13 @@ describe('claim resilience', () => {
       const s = await session();
       redisServer.kill('SIGKILL');
       await once(redisServer, 'exit');
+      // 503 is answered only while the API knows the queue is down (before that, a claim is
+      // accepted durably and handed over later: see job-engine-crashes.test.ts)
+      const deadline = Date.now() + 10_000;
+      while ((await fetch(`${api.url}/readyz`)).status !== 503) {
+        if (Date.now() > deadline) throw new Error('the API never noticed Redis was gone');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       const reply = await fetch(`${api.url}/api/v1/sessions/${s.id}/pr/claim`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -25,7 +25,7 @@ async function seed(projectId: string, count: number, base: string): Promise<voi
     insert into ao.sessions (id, project_id, num, kind, state, branch, host, created_at)
     select ${projectId} || '-' || g, ${projectId}, g, 'worker',
       (array['active', 'idle', 'terminated'])[1 + g % 3], 'ao/' || ${projectId} || '-' || g || '/root', 'test',
-      ${base}::timestamptz + (g % 40) * interval '1 microsecond'
+      ${base}::text::timestamptz + (g % 40) * interval '1 microsecond'
     from generate_series(1, ${count}) g`;
   await stack.db.sql`update ao.projects set session_seq = ${count} where id = ${projectId}`;
 }
@@ -49,7 +49,7 @@ async function pageAll(query: string, limit: number): Promise<{ ids: string[]; p
     expect(reply.status, JSON.stringify(reply.body)).toBe(200);
     pages.push(reply.body);
     cursor = reply.body.nextCursor;
-    if (pages.length > 1000) throw new Error('paging does not end');
+    if (pages.length > 1000) throw new Error(`paging does not end: ${url}`);
   } while (cursor !== null);
   return { ids: pages.flatMap((p) => p.sessions.map((s) => s.id)), pages };
 }
@@ -131,7 +131,7 @@ describe('GET /api/v1/sessions paging', () => {
       const reply = await stack.http<{ code: string; details: { issues: Array<{ path: string }> } }>('GET', `/api/v1/sessions?limit=${limit}`);
       expect(reply.status, limit).toBe(400);
       expect(reply.body.code).toBe('VALIDATION_FAILED');
-      expect(reply.body.details.issues.map((i) => i.path)).toEqual(['limit']);
+      expect([...new Set(reply.body.details.issues.map((i) => i.path))]).toEqual(['limit']);
     }
     const garbage = [
       'nope!',

@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { runMigrations } from '../../core/db/migrate.js';
-import { dropDatabase, ensureDatabase, provideServices, withDatabase } from '../../core/services.js';
+import { dropDatabase, ensureDatabase, provideServices, withDatabase, type Services } from '../../core/services.js';
 
 /**
  * Once per `vitest run`: find or start Postgres and Redis (core/services.ts), migrate a template
@@ -17,24 +17,35 @@ import { dropDatabase, ensureDatabase, provideServices, withDatabase } from '../
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'ao-test-'));
-  const services = await provideServices({ dataDir, persistent: false, database: 'postgres' });
-  const adminUrl = services.postgres.adminUrl;
-  const template = `ao_test_${runId}_template`;
-  await ensureDatabase(adminUrl, template);
-  await runMigrations(withDatabase(adminUrl, template));
-
-  project.provide('aoTest', { runId, adminUrl, template, redisUrl: services.redis.url });
-
-  return async () => {
-    const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
-    const dbs = await sql<Array<{ datname: string }>>`
-      select datname from pg_database where datname like ${`ao_test_${runId}_%`}`;
-    await sql.end();
-    for (const { datname } of dbs) await dropDatabase(adminUrl, datname);
-    await deleteRedisKeys(services.redis.url, `ao-test-${runId}-*`);
-    await services.stop();
+  // AO_SERVICES=embedded (from the environment) starts embedded ones even when local ones answer.
+  // Embedded services run in a service keeper process (core/services.ts), never in this one: their
+  // exit hooks would make a failing run exit 0.
+  let services: Services | null = null;
+  const teardown = async (adminUrl: string | null) => {
+    if (services && adminUrl) {
+      const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      const dbs = await sql<Array<{ datname: string }>>`
+        select datname from pg_database where datname like ${`ao_test_${runId}_%`}`;
+      await sql.end();
+      for (const { datname } of dbs) await dropDatabase(adminUrl, datname);
+      await deleteRedisKeys(services.redis.url, `ao-test-${runId}-*`);
+    }
+    await services?.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
+  try {
+    services = await provideServices({ dataDir, persistent: false, database: 'postgres' });
+    const adminUrl = services.postgres.adminUrl;
+    const template = `ao_test_${runId}_template`;
+    await ensureDatabase(adminUrl, template);
+    await runMigrations(withDatabase(adminUrl, template));
+    project.provide('aoTest', { runId, adminUrl, template, redisUrl: services.redis.url });
+    return () => teardown(adminUrl);
+  } catch (err) {
+    // a setup that fails half-way leaves nothing behind either
+    await teardown(services?.postgres.adminUrl ?? null).catch(() => {});
+    throw err;
+  }
 }
 
 async function deleteRedisKeys(url: string, pattern: string): Promise<void> {

@@ -1,7 +1,9 @@
 /**
- * A claim worker in a process of its own, so a test can SIGKILL it mid-claim. Configured by
- * environment; prints "ready" on stdout once it takes jobs.
+ * A claim worker in a process of its own, so a test can SIGKILL (or SIGSTOP) it in any state.
+ * Configured by environment; prints "ready" on stdout once it takes jobs.
+ * AO_TEST_CLOCK_SKEW_MS gives it a wrong wall clock (skew-clock.ts, imported first).
  */
+import './skew-clock.js';
 import { connect } from '../../core/db/connect.js';
 import { startClaimWorker } from '../../worker/claim-worker.js';
 import { createGitHubClient } from '../../worker/github/client.js';
@@ -20,7 +22,8 @@ const worker = await startClaimWorker({
   concurrency: 4,
   lockDurationMs: Number(process.env.LOCK_MS ?? 30_000),
   stalledIntervalMs: Number(process.env.LOCK_MS ?? 30_000),
-  log: () => {},
+  ...(process.env.MAX_LOST_RUNS ? { maxLostRuns: Number(process.env.MAX_LOST_RUNS) } : {}),
+  log: process.env.AO_TEST_LOG ? (m, f) => console.error('[worker-process]', m, f) : () => {},
 });
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {

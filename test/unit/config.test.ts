@@ -29,6 +29,7 @@ describe('loadConfig: defaults', () => {
       dataDir: '/home/tester/.local/share/ao',
       logLevel: 'info',
       workerConcurrency: 16,
+      retentionDays: 7,
     });
   });
 
@@ -86,6 +87,7 @@ describe('loadConfig: accepted values', () => {
       AO_DATA_DIR: '/var/lib/ao',
       AO_LOG_LEVEL: 'debug',
       AO_WORKER_CONCURRENCY: '64',
+      AO_RETENTION_DAYS: '30',
     });
     expect(config).toEqual<Config>({
       databaseUrl: 'postgres://ao:pw@db:5432/ao',
@@ -100,6 +102,7 @@ describe('loadConfig: accepted values', () => {
       dataDir: '/var/lib/ao',
       logLevel: 'debug',
       workerConcurrency: 64,
+      retentionDays: 30,
     });
   });
 

@@ -1,0 +1,17 @@
+import postgres from 'postgres';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+
+/** What a canary touches: the Postgres and the Redis the global setup provided. */
+export async function touchServices(): Promise<{ postgres: number; redis: string }> {
+  const { adminUrl, redisUrl } = inject('aoTest');
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    const [row] = await sql<[{ one: number }]>`select 1 as one`;
+    return { postgres: row.one, redis: await redis.ping() };
+  } finally {
+    await sql.end({ timeout: 1 });
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The API in a process of its own, so a test can SIGKILL it mid-request. Configured by
+ * environment; prints its URL on stdout once it listens.
+ */
+import { startApiServer } from '../../api/server.js';
+import { connect } from '../../core/db/connect.js';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+};
+
+const db = connect(env('DATABASE_URL'), { max: 4, applicationName: 'ao-test-api' });
+const api = await startApiServer({
+  db,
+  queue: { redisUrl: env('REDIS_URL'), prefix: env('AO_QUEUE_PREFIX') },
+  dataDir: env('AO_DATA_DIR'),
+  apiToken: null,
+  host: '127.0.0.1',
+  port: 0,
+  provisionalLeaseSeconds: Number(process.env.LEASE_SECONDS ?? 600),
+});
+process.stdout.write(`${api.url}\n`);
+process.once('SIGTERM', () => {
+  void api.close().then(() => db.end()).then(() => process.exit(0));
+});
