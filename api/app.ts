@@ -47,6 +47,9 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
     // absurd ones stop at the router
     routerOptions: { maxParamLength: 1000 },
   });
+  // every body is JSON (SPEC §9): anything else is 415 UNSUPPORTED_MEDIA_TYPE, not a string
+  // that then fails the route's schema
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -1,5 +1,5 @@
-import { runApi, runStart, runWorker } from './processes.js';
-import { serve } from './serve.js';
+// first: SIGINT/SIGTERM are handled from here on, not only once the rest of ao has loaded
+import './signals.js';
 
 /**
  * `npm start` (= `ao start`), `npm start -- api`, `npm start -- worker`. The oclif `ao` binary
@@ -7,11 +7,12 @@ import { serve } from './serve.js';
  * process (no tsx CLI relaying signals to a child), which npm's signals reach directly.
  */
 const mode = process.argv[2] ?? 'start';
-const runners = { start: runStart, api: runApi, worker: runWorker } as const;
 
-if (!(mode in runners)) {
+if (mode !== 'start' && mode !== 'api' && mode !== 'worker') {
   console.error(`usage: npm start -- [start|api|worker]   (got "${mode}")`);
   process.exit(2);
 }
 
-await serve(runners[mode as keyof typeof runners]);
+const [{ serve }, processes] = await Promise.all([import('./serve.js'), import('./processes.js')]);
+const runners = { start: processes.runStart, api: processes.runApi, worker: processes.runWorker } as const;
+await serve(runners[mode]);

@@ -1,5 +1,5 @@
-import { runStart } from '../processes.js';
-import { serve } from '../serve.js';
+// first: SIGINT/SIGTERM are handled from here on, not only once the rest of ao has loaded
+import '../signals.js';
 import { AoCommand } from '../base-command.js';
 
 export default class Start extends AoCommand {
@@ -11,6 +11,8 @@ export default class Start extends AoCommand {
 
   async run(): Promise<void> {
     await this.parse(Start);
+    // loaded here, after the signal handlers: they take a good second to load on a busy machine
+    const [{ serve }, { runStart }] = await Promise.all([import('../serve.js'), import('../processes.js')]);
     await serve(runStart);
   }
 }

@@ -160,3 +160,22 @@ export async function listOrphanedJobs(
     order by created_at
     limit ${options.limit}`;
 }
+
+/**
+ * Cancels a queued or running job (a run in flight is fenced out and writes nothing).
+ * JOB_FINISHED for a finished job, and for one that is compensating (its claim already failed;
+ * the removal of its session must finish).
+ */
+export async function cancelJob(db: Db, id: string): Promise<Job> {
+  const [row] = await db<[{ reply: { outcome: string; state?: string } }]>`select ao.cancel_job(${id}) as reply`;
+  const { outcome, state } = row.reply;
+  if (outcome === 'missing') throw new AoError('JOB_NOT_FOUND', `job ${id} does not exist`, { jobId: id });
+  if (outcome === 'compensating') {
+    throw new AoError('JOB_FINISHED', `job ${id} cannot be cancelled: its claim failed and the spawned session is being removed`, {
+      jobId: id,
+      state: 'compensating',
+    });
+  }
+  if (outcome === 'finished') throw new AoError('JOB_FINISHED', `job ${id} already finished (${state ?? ''})`, { jobId: id, state });
+  return requireJob(db, id);
+}

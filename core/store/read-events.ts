@@ -1,5 +1,6 @@
+import postgres from 'postgres';
 import type { Db } from '../db/connect.js';
-import { validationFailed } from '../errors.js';
+import { AoError, validationFailed } from '../errors.js';
 
 export interface ChangeEvent {
   /** the cursor: pass it back as `after` */
@@ -67,15 +68,35 @@ interface Row {
   created_at: string;
 }
 
+/** raised by ao.read_change_log_checked for a cursor below the retention floor */
+const CURSOR_EXPIRED_SQLSTATE = 'AO410';
+
+/**
+ * Events after `after`, gap-free; CURSOR_EXPIRED (details.oldest: where to read on from) when
+ * retention deleted events the reader has not seen.
+ */
 export async function readEvents(
   db: Db,
   options: { after: Cursor; limit: number },
 ): Promise<{ events: ChangeEvent[]; nextCursor: string }> {
-  const rows = await db<Row[]>`
-    select tx_id::text, id::text, op, type, entity, entity_key, project_id, session_id, job_id,
-      before, after, ao.iso(created_at) as created_at
-    from ao.read_change_log(${options.after.txId.toString()}::bigint, ${options.after.id.toString()}::bigint,
-      ${options.limit}::integer)`;
+  let rows: Row[];
+  try {
+    rows = await db<Row[]>`
+      select tx_id::text, id::text, op, type, entity, entity_key, project_id, session_id, job_id,
+        before, after, ao.iso(created_at) as created_at
+      from ao.read_change_log_checked(${options.after.txId.toString()}::bigint, ${options.after.id.toString()}::bigint,
+        ${options.limit}::integer)`;
+  } catch (err) {
+    if (err instanceof postgres.PostgresError && err.code === CURSOR_EXPIRED_SQLSTATE) {
+      const oldest = err.detail ?? '0';
+      throw new AoError(
+        'CURSOR_EXPIRED',
+        `events after cursor ${formatCursor(options.after)} were deleted by retention; read again from ${oldest} (events in between are gone)`,
+        { cursor: formatCursor(options.after), oldest },
+      );
+    }
+    throw err;
+  }
   const events = rows.map(
     (r): ChangeEvent => ({
       id: `${r.tx_id}-${r.id}`,

@@ -1,5 +1,5 @@
 --! Previous: sha1:ea83d15ab1e78e5c5fdc57e07afab56aefd8a63c
---! Hash: sha1:7c0d17f2f695026bf44e938745bea60deff87e8d
+--! Hash: sha1:dfb2971a146422ffa8113857cc2432b6ff1d2c43
 --! Message: fenced job runs, retention, lean claim results
 
 -- The job engine, closed and fenced; retention; a claim's cost independent of what its session owns.
@@ -542,5 +542,60 @@ begin
 
   return jsonb_build_object('events', v_events, 'jobs', v_jobs, 'idempotencyKeys', v_keys,
     'checks', v_checks);
+end
+$$;
+
+-- ------------------------------------------------------------------------------------------------
+-- cancel (DELETE /api/v1/jobs/{id})
+
+-- A queued or running job ends cancelled; its run number moves on, so a run in flight is fenced
+-- out and writes nothing (a running claim's transaction either committed before — then the job
+-- is succeeded and this refuses — or finds its fence gone). A compensating job must finish its
+-- compensation and is refused, as is a finished one. Returns {"outcome": "cancelled"|"finished"|
+-- "compensating"|"missing"}.
+create function ao.cancel_job(p_id text) returns jsonb
+language plpgsql volatile
+as $$
+declare
+  v_state text;
+begin
+  select state into v_state from ao.jobs where id = p_id for update;
+  if not found then
+    return jsonb_build_object('outcome', 'missing');
+  elsif v_state = 'compensating' then
+    return jsonb_build_object('outcome', 'compensating');
+  elsif v_state not in ('queued', 'running') then
+    return jsonb_build_object('outcome', 'finished', 'state', v_state);
+  end if;
+  update ao.jobs set state = 'cancelled', run = run + 1, lease_expires_at = null, step = null,
+    finished_at = now(), updated_at = now()
+  where id = p_id;
+  return jsonb_build_object('outcome', 'cancelled');
+end
+$$;
+
+-- ------------------------------------------------------------------------------------------------
+-- reading below the retention floor
+
+-- ao.read_change_log, refusing a cursor that retention has passed: events after it were deleted,
+-- so reading on would be a silent gap. The floor is read after the events, in a newer snapshot,
+-- so a retention that commits while the events are read cannot slip between the two.
+-- Raises SQLSTATE AO410 with the floor cursor as its detail. Cursor (0, 0) means "from the
+-- oldest kept event" and is never refused.
+create function ao.read_change_log_checked(p_after_tx bigint, p_after_id bigint, p_limit integer)
+returns setof ao.change_log
+language plpgsql volatile
+as $$
+declare
+  v_floor ao.change_log_floor;
+begin
+  return query select * from ao.read_change_log(p_after_tx, p_after_id, p_limit);
+  if (p_after_tx, p_after_id) <> (0::bigint, 0::bigint) then
+    select * into v_floor from ao.change_log_floor;
+    if (p_after_tx, p_after_id) < (v_floor.tx_id, v_floor.id) then
+      raise exception 'cursor %-% is below the oldest kept event', p_after_tx, p_after_id
+        using errcode = 'AO410', detail = v_floor.tx_id || '-' || v_floor.id;
+    end if;
+  end if;
 end
 $$;
