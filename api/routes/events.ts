@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { AoError } from '../../core/errors.js';
 import { formatCursor, parseCursor, readEvents, type ChangeEvent, type Cursor } from '../../core/store/read-events.js';
 import type { ApiContext } from '../context.js';
-import { problemResponses } from '../problem.js';
+import { problem, problemResponses } from '../problem.js';
 
 const Image = z.record(z.string(), z.unknown()).nullable();
 
@@ -36,7 +37,7 @@ export const eventRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (ap
           after: z.string().optional().describe('an event id; absent or 0: from the beginning'),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
-        response: { 200: z.object({ events: z.array(Event), nextCursor: z.string() }), ...problemResponses() },
+        response: { 200: z.object({ events: z.array(Event), nextCursor: z.string() }), ...problemResponses(410) },
       },
     },
     async (request) => readEvents(ctx.db, { after: parseCursor(request.query.after, 'after'), limit: request.query.limit }),
@@ -170,13 +171,15 @@ export const eventStreamRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
         querystring: z.object({ after: z.string().optional().describe('used when no Last-Event-ID header is sent') }),
         headers: z.object({ 'last-event-id': z.string().optional() }),
         produces: ['text/event-stream'],
-        response: { 200: z.string().describe('text/event-stream'), ...problemResponses() },
+        response: { 200: z.string().describe('text/event-stream'), ...problemResponses(410) },
       },
     },
     async (request, reply) => {
-      // parse before answering, so a bad cursor is a normal 400
+      // parse and read the first page before answering, so a bad cursor is a normal 400 and one
+      // below retention a normal 410 CURSOR_EXPIRED
       const header = request.headers['last-event-id'];
       let cursor: Cursor = header === undefined ? parseCursor(request.query.after, 'after') : parseCursor(header, 'last-event-id');
+      let pending: ChangeEvent[] | null = (await readEvents(ctx.db, { after: cursor, limit: STREAM_PAGE_SIZE })).events;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -197,6 +200,10 @@ export const eventStreamRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
           stream.close(CLOSING.slowClient, slowClientMs);
         } else if (outcome === 'readFailed') {
           stream.close(CLOSING.readFailed, slowClientMs);
+        } else if (outcome instanceof AoError) {
+          // SPEC §4: retention overtook this reader; `reset` carries what a 410 would, then the stream ends
+          const body = problem(outcome.code, outcome.message, request.id, outcome.details);
+          stream.close(`event: reset\ndata: ${JSON.stringify(body)}\n\n`, slowClientMs);
         } else {
           stream.close(CLOSING.shutdown, Math.min(SHUTDOWN_GRACE_MS, slowClientMs));
         }
@@ -204,35 +211,44 @@ export const eventStreamRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
         streams.delete(stream);
       }
 
-      /** Writes events as they commit until the client goes, stalls, reads keep failing, or the server stops. */
-      async function pump(out: EventStreamResponse): Promise<'slow' | 'readFailed' | 'ended'> {
+      /**
+       * Writes events as they commit until the client goes, stalls, reads keep failing, the
+       * cursor falls below retention (the error), or the server stops.
+       */
+      async function pump(out: EventStreamResponse): Promise<'slow' | 'readFailed' | 'ended' | AoError> {
         let written = await out.write(': ao event stream\n\n');
         let idle = IDLE_POLL_MS.min;
         let lastWrite = Date.now();
         let failures = 0;
         while (written === 'ok') {
-          let page: { events: ChangeEvent[] };
-          try {
-            page = await readEvents(ctx.db, { after: cursor, limit: STREAM_PAGE_SIZE });
-            failures = 0;
-          } catch (err) {
-            failures += 1;
-            if (failures >= READ_RETRY.attempts) {
-              request.log.error({ err, failures }, 'event stream reads keep failing; ending the stream');
-              return 'readFailed';
+          let events: ChangeEvent[];
+          if (pending) {
+            events = pending;
+            pending = null;
+          } else {
+            try {
+              events = (await readEvents(ctx.db, { after: cursor, limit: STREAM_PAGE_SIZE })).events;
+              failures = 0;
+            } catch (err) {
+              if (err instanceof AoError && err.code === 'CURSOR_EXPIRED') return err;
+              failures += 1;
+              if (failures >= READ_RETRY.attempts) {
+                request.log.error({ err, failures }, 'event stream reads keep failing; ending the stream');
+                return 'readFailed';
+              }
+              request.log.warn({ err, failures }, 'event stream read failed; retrying');
+              await out.sleep(Math.min(READ_RETRY.firstDelayMs * 2 ** (failures - 1), READ_RETRY.maxDelayMs));
+              if (!out.open) return 'ended';
+              continue;
             }
-            request.log.warn({ err, failures }, 'event stream read failed; retrying');
-            await out.sleep(Math.min(READ_RETRY.firstDelayMs * 2 ** (failures - 1), READ_RETRY.maxDelayMs));
-            if (!out.open) return 'ended';
-            continue;
           }
-          for (const event of page.events) {
+          for (const event of events) {
             written = await out.write(frame(event));
             if (written !== 'ok') break;
             cursor = parseCursor(event.id);
           }
           if (written !== 'ok') break;
-          if (page.events.length > 0) {
+          if (events.length > 0) {
             lastWrite = Date.now();
             idle = IDLE_POLL_MS.min;
             continue;

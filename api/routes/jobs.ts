@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Job, TERMINAL_JOB_STATES } from '../../core/domain.js';
-import { requireJob } from '../../core/store/jobs.js';
+import { cancelJob, requireJob } from '../../core/store/jobs.js';
 import type { ApiContext } from '../context.js';
 import { IdParams } from '../params.js';
 import { problemResponses } from '../problem.js';
@@ -41,5 +41,19 @@ export const jobRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app)
       if (!TERMINAL_JOB_STATES.has(job.state)) reply.header('retry-after', '1');
       return job;
     },
+  );
+
+  app.delete(
+    '/api/v1/jobs/:id',
+    {
+      schema: {
+        operationId: 'cancelJob',
+        tags: ['jobs'],
+        summary: 'Cancel a queued or running job: it ends `cancelled` and a run in flight writes nothing',
+        params: IdParams,
+        response: { 200: Job, ...problemResponses(404, 409) },
+      },
+    },
+    async (request) => cancelJob(ctx.db, request.params.id),
   );
 };

@@ -203,10 +203,10 @@ function casesFor(checkoutPath: string): Case[] {
 }
 
 describe('hostile input', () => {
-  it('refuses hostile ids in the path of every route with {id}, as VALIDATION_FAILED naming the parameter', async () => {
+  it('refuses hostile ids in the path of every route with a path parameter, as VALIDATION_FAILED naming it', async () => {
     const doc = await stack.http<{ paths: Record<string, Record<string, unknown>> }>('GET', '/docs/json');
     const routes = Object.entries(doc.body.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => [method.toUpperCase(), path] as const));
-    const withId = routes.filter(([, path]) => path.includes('{id}'));
+    const withId = routes.filter(([, path]) => /\{\w+\}/.test(path));
     // every {id} route of api/routes/*.ts today, so a route that vanishes from the sweep is noticed
     expect(withId.map(([m, p]) => `${m} ${p}`)).toEqual(
       expect.arrayContaining([
@@ -221,11 +221,12 @@ describe('hostile input', () => {
     );
     const before = await rowCounts();
     for (const [method, template] of withId) {
+      const param = /\{(\w+)\}/.exec(template)?.[1] ?? 'id';
       for (const [id, field] of HOSTILE_IDS) {
-        const path = template.replace('{id}', id);
+        const path = template.replaceAll(/\{\w+\}/g, id);
         const body = method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{"pr":"1"}' : undefined;
         const answer = await call(method, `${path}${method === 'GET' && template.startsWith('/api/v1/jobs') ? '?wait=1' : ''}`, { ...(body ? { body } : {}) });
-        expectProblem(answer, 400, 'VALIDATION_FAILED', field, `${method} ${path.slice(0, 80)}`);
+        expectProblem(answer, 400, 'VALIDATION_FAILED', field === 'id' ? param : field, `${method} ${path.slice(0, 80)}`);
       }
     }
     expect(await rowCounts()).toEqual(before);
@@ -294,5 +295,20 @@ describe('POST /api/v1/projects paths and branches', () => {
     const trailing = await stack.http<Project>('POST', '/api/v1/projects', { path: `${slashed.path}/`, id: 'slashed' });
     expect(trailing.status, JSON.stringify(trailing.body)).toBe(201);
     expect(trailing.body).toMatchObject({ path: await realpath(slashed.path), defaultBranch: 'main' });
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists VALIDATION_FAILED among the problem codes, and the sessions page with its nullable nextCursor', async () => {
+    const doc = await stack.http<{
+      components: { schemas: Record<string, { properties: Record<string, { enum?: string[]; type?: unknown }> }> };
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string }>; responses: Record<string, { content: Record<string, { schema: { properties: Record<string, { type?: unknown }> } }> }> }>>;
+    }>('GET', '/docs/json');
+    const codes = doc.body.components.schemas.Problem?.properties.code?.enum ?? [];
+    expect(codes).toContain('VALIDATION_FAILED');
+    expect(codes).not.toContain('INVALID_CURSOR');
+    const list = doc.body.paths['/api/v1/sessions']?.get;
+    expect(list?.parameters?.map((p) => p.name).sort()).toEqual(['cursor', 'limit', 'projectId', 'state']);
+    expect(list?.responses['200']?.content['application/json']?.schema.properties.nextCursor?.type).toEqual(['string', 'null']);
   });
 });

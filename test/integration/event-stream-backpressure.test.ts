@@ -16,12 +16,13 @@ import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } 
  * ends instead of retrying forever.
  */
 
-const SLOW_CLIENT_MS = 500;
+const SLOW_CLIENT_MS = 1000;
 const SESSIONS = 1000;
 /** each session_created event carries the whole row: a 32 KB workspace path makes ~32 MB of events */
 const PATH_BYTES = 32 * 1024;
 const SLOW_CLIENT_COMMENT = ': closing: the client read too slowly; reconnect with Last-Event-ID\n\n';
 const READ_FAILED_COMMENT = ': closing: events cannot be read right now; reconnect with Last-Event-ID\n\n';
+const RESET = 'event: reset\ndata: ';
 
 interface LogLine {
   level: number;
@@ -183,7 +184,7 @@ describe('GET /api/v1/events/stream under backpressure', () => {
     expect(res.status).toBe(200);
     const requestId = res.headers.get('x-request-id');
     // every read fails from now on (this file's own database)
-    await db.sql`alter function ao.read_change_log(bigint, bigint, integer) rename to read_change_log_away`;
+    await db.sql`alter table ao.change_log rename to change_log_away`;
     try {
       const text = await Promise.race([
         res.text(),
@@ -197,7 +198,38 @@ describe('GET /api/v1/events/stream under backpressure', () => {
       expect(mine.some((line) => line.msg === 'event stream reads keep failing; ending the stream')).toBe(true);
     } finally {
       stop.abort();
-      await db.sql`alter function ao.read_change_log_away(bigint, bigint, integer) rename to read_change_log`;
+      await db.sql`alter table ao.change_log_away rename to change_log`;
+    }
+  });
+
+  it('answers a cursor below retention with 410 before streaming, and sends `reset` when retention overtakes a reader', async () => {
+    const all = await allEventIds();
+    const last = all.at(-1) ?? '0';
+    const [tx, id] = last.split('-').map(BigInt) as [bigint, bigint];
+    try {
+      // retention deleted events up to and including the last one (ao.apply_retention moves this floor)
+      await db.sql`update ao.change_log_floor set tx_id = ${tx.toString()}::bigint, id = ${id.toString()}::bigint`;
+      const expired = await fetch(`${api.url}/api/v1/events/stream`, { headers: { 'last-event-id': all.at(-2) ?? '1-1' } });
+      expect(expired.status).toBe(410);
+      expect(expired.headers.get('content-type')).toContain('application/problem+json');
+      expect(await expired.json()).toMatchObject({ code: 'CURSOR_EXPIRED', details: { oldest: last } });
+
+      // a reader at the last event, then retention moves past it
+      const stop = new AbortController();
+      const res = await fetch(`${api.url}/api/v1/events/stream`, { headers: { 'last-event-id': last }, signal: stop.signal });
+      expect(res.status).toBe(200);
+      const text = res.text();
+      await db.sql`update ao.change_log_floor set tx_id = ${(tx + 1n).toString()}::bigint, id = 0`;
+      const body = await Promise.race([
+        text,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 8000)),
+      ]);
+      stop.abort();
+      const reset = body.slice(body.indexOf(RESET) + RESET.length).trim();
+      expect(body.indexOf(RESET)).toBeGreaterThan(0);
+      expect(JSON.parse(reset)).toMatchObject({ status: 410, code: 'CURSOR_EXPIRED', details: { oldest: `${tx + 1n}-0` } });
+    } finally {
+      await db.sql`update ao.change_log_floor set tx_id = 0, id = 0`;
     }
   });
 });

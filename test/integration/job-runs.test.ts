@@ -3,6 +3,7 @@ import type { JobKind } from '../../core/domain.js';
 import { claimPr, FenceLost } from '../../core/store/claim-pr.js';
 import {
   beginJobCompensation,
+  cancelJob,
   failJobRun,
   finishJobCompensation,
   getJob,
@@ -213,5 +214,26 @@ describe('job runs: terminal states never change', () => {
     await start(id);
     const err = await db.sql`update ao.jobs set state = 'failed' where id = ${id}`.catch((e: unknown) => e);
     expect(String(err)).toMatch(/jobs_lease_iff_owned/);
+  });
+});
+
+describe('job runs: cancel', () => {
+  it('cancels a queued job; a running one too, whose run is then fenced out; a compensating or finished one is JOB_FINISHED', async () => {
+    const session = await seedSession(db.sql, projectId);
+    const queued = await newJob();
+    expect(await cancelJob(db.sql, queued)).toMatchObject({ state: 'cancelled', finishedAt: expect.any(String) });
+    expect(await startJobRun(db.sql, queued, LONG, 'x')).toEqual({ outcome: 'finished' });
+
+    const running = await newJob('claim', session.id);
+    const run = await start(running);
+    expect((await cancelJob(db.sql, running)).state).toBe('cancelled');
+    const late = await claimPr(db.sql, { run, sessionId: session.id, allowTakeover: true, snapshot: snapshot({ number: 7200 }) }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(FenceLost);
+
+    const compensating = await newJob('spawn_claim', session.id);
+    await beginJobCompensation(db.sql, await start(compensating), error);
+    expect(await cancelJob(db.sql, compensating).catch((e: unknown) => e)).toMatchObject({ code: 'JOB_FINISHED' });
+    expect(await cancelJob(db.sql, queued).catch((e: unknown) => e)).toMatchObject({ code: 'JOB_FINISHED' });
+    expect(await cancelJob(db.sql, 'job_nope').catch((e: unknown) => e)).toMatchObject({ code: 'JOB_NOT_FOUND' });
   });
 });
