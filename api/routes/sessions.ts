@@ -12,9 +12,11 @@ import {
   setSessionState,
 } from '../../core/store/sessions.js';
 import { removeProvisionalSession } from '../../worker/remove-provisional-session.js';
+import { isValidBranchName } from '../../worker/workspace/inspect-checkout.js';
+import { AoError } from '../../core/errors.js';
 import { createWorktree, removeWorktree } from '../../worker/workspace/worktree.js';
 import type { ApiContext } from '../context.js';
-import { ResourceId } from '../params.js';
+import { IdParams, ResourceId } from '../params.js';
 import { problemResponses } from '../problem.js';
 
 const CreateSession = z.object({
@@ -27,7 +29,7 @@ const CreateSession = z.object({
     .describe('a session removed by the server unless a claim activates it before its lease expires'),
 });
 
-const SessionParams = z.object({ id: z.string() });
+const SessionParams = IdParams;
 
 export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   app.post(
@@ -44,6 +46,10 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     async (request, reply) => {
       const project = await requireProject(ctx.db, request.body.projectId);
       const provisional = request.body.provisional === true;
+      const branch = request.body.branch;
+      if (branch !== undefined && !(await isValidBranchName(project.path, branch))) {
+        throw new AoError('BRANCH_INVALID', `${JSON.stringify(branch)} is not a valid branch name`, { branch });
+      }
       // born provisional with its worktree named: a crash before the worktree exists, or between
       // the worktree and the activation, leaves an expiring session the janitor removes whole
       const session = await insertSession(ctx.db, {

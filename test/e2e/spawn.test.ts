@@ -69,20 +69,20 @@ describe('ao spawn', () => {
   });
 
   it('removes the session itself when the API refuses the claim before any job exists', async () => {
-    // sessions of project "nows" lose their workspace, so the API refuses their claims at once (422)
+    // sessions of project "nows" are born orchestrators, so the API refuses their claims at once (422)
     const repo = await makeCheckout();
     await stack.http('POST', '/api/v1/projects', { path: repo.path, id: 'nows' });
     await stack.db.sql.unsafe(`
       create function test_strip_workspace() returns trigger language plpgsql as $$
-      begin new.workspace_path := ''; return new; end $$;
-      create trigger strip_workspace before update on ao.sessions
+      begin new.kind := 'orchestrator'; return new; end $$;
+      create trigger strip_workspace before insert on ao.sessions
         for each row when (new.project_id = 'nows') execute function test_strip_workspace();`);
     try {
       const before = await sessions();
       const run = await ao(['spawn', '--project', 'nows', '--claim-pr', '9001', '--json']);
       expect(run.code).toBe(1);
       const out = JSON.parse(run.stdout) as { error: { code: string; message: string } };
-      expect(out.error.code).toBe('SESSION_NO_WORKSPACE');
+      expect(out.error.code).toBe('SESSION_NOT_CLAIMABLE');
       expect(out.error.message).toMatch(/session nows-\d+ was removed/);
       expect(await sessions()).toEqual(before);
     } finally {
