@@ -152,6 +152,7 @@ describe('HTTP surface', () => {
         'GET /api/v1/sessions/{id}/pr',
         'POST /api/v1/sessions/{id}/pr/claim',
         'GET /api/v1/jobs/{id}',
+        'DELETE /api/v1/jobs/{id}',
         'GET /api/v1/events',
         'GET /api/v1/events/stream',
       ].sort(),
