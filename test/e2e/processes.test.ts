@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,6 +219,12 @@ describe('ao start on embedded services: signals and shutdown', { timeout: 90_00
     await samePort.tree.allGone(5000);
     await sameDir.tree.allGone(15_000);
     expect((await http(`${api}/readyz`, 'GET')).status).toBe(200); // the first one is unharmed
+
+    // the embedded cluster's password is its own, random, and readable by its owner only
+    const passwordFile = join(dirname(embeddedPostgresDir(dataDir)), 'postgres.password');
+    const password = (await readFile(passwordFile, 'utf8')).trim();
+    expect(password).toMatch(/^[0-9a-f]{32,}$/);
+    expect((await stat(passwordFile)).mode & 0o077).toBe(0);
 
     ao.tree.sample();
     ao.child.kill('SIGTERM');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AoError } from '../../core/errors.js';
 import { claimPr, FenceLost, type ClaimOutcome } from '../../core/store/claim-pr.js';
-import { startJobRun, type JobRun } from '../../core/store/jobs.js';
+import { getJob, startJobRun, type JobRun } from '../../core/store/jobs.js';
 import type { PullRequest } from '../../core/domain.js';
 import { listSessionPrs } from '../../core/store/session-prs.js';
 import { createTestDatabase, type TestDatabase } from '../support/env.js';
@@ -356,6 +356,30 @@ describe('claim jobs', () => {
     expect(events.map((e) => e.type)).toEqual(['pr_created', 'pr_check_recorded', 'job_updated']);
     expect(new Set(events.map((e) => e.jobId))).toEqual(new Set([jobId]));
     expect(new Set(events.map((e) => e.txId)).size).toBe(1);
+  });
+
+  it('stores a fixed-size result whatever the session owns; the answer assembles the PR list (defect 10)', async () => {
+    const s1 = await seedSession(db.sql, projectId);
+    for (let i = 0; i < 40; i++) {
+      await claimPr(db.sql, { run: null, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 500 + i }) });
+    }
+    const jobId = `job_${projectId}_lean`;
+    const run = await insertJob(jobId, s1.id);
+    const before = await allEvents(db.sql);
+    await claimPr(db.sql, { run, sessionId: s1.id, allowTakeover: true, snapshot: snapshot({ number: 600 }) });
+
+    const [row] = await db.sql<[{ result: Record<string, unknown>; size: number }]>`
+      select result, length(result::text) as size from ao.jobs where id = ${jobId}`;
+    expect(row.result).toEqual({
+      sessionId: s1.id, pr: 'https://github.com/Acme/Widgets/pull/600', takenOverFrom: [], donorWasTerminated: false,
+      branchChanged: false, branch: s1.branch,
+    });
+    const updated = (await eventsSince(db.sql, before)).find((e) => e.type === 'job_updated');
+    expect(updated?.after?.result).toEqual(row.result);
+    const answer = await getJob(db.sql, jobId);
+    const prs = (answer?.result as { prs: PullRequest[] }).prs;
+    expect(prs).toHaveLength(41);
+    expect(prs[0]?.number).toBe(600);
   });
 
   it('refuses a second claim by a run of a job that already succeeded (its fence is gone), writing nothing', async () => {
