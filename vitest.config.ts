@@ -9,6 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: files run in parallel, each with its own database and queue prefix.
     maxWorkers: 2,
-    reporters: ['default'],
+    // the default report, then one plain closing line of counts (test/support/count-reporter.ts)
+    reporters: ['default', './test/support/count-reporter.ts'],
   },
 });
