@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool } from '../core/db/connect.js';
 import { claimQueue, claimQueueEvents, enqueueClaim, producerConnection, workerConnection, type QueueSettings } from '../core/queue.js';
+import { settlesWithin } from '../core/settles-within.js';
 import { buildApi } from './app.js';
 import { JobWaiter } from './job-waiter.js';
 
@@ -41,16 +42,6 @@ async function failFast<T>(producer: { status: string }, work: Promise<T>): Prom
   } finally {
     clearTimeout(timer);
   }
-}
-
-function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    work.then(
-      () => (clearTimeout(timer), resolve()),
-      () => (clearTimeout(timer), resolve()),
-    );
-  });
 }
 
 export interface ApiServer {
@@ -94,7 +85,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     async close() {
       await app.close();
       // BullMQ's close waits for Redis; a shutdown must not hang on a Redis that is gone
-      await settleWithin(Promise.all([events.close(), queue.close()]), 2000);
+      await settlesWithin(Promise.all([events.close(), queue.close()]), 2000);
       producer.disconnect();
       listener.disconnect();
     },

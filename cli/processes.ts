@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js';
 import { assertSafeBinding } from '../core/config.js';
 import { connect, type Pool } from '../core/db/connect.js';
 import { runMigrations } from '../core/db/migrate.js';
+import { settlesWithin } from '../core/settles-within.js';
 import { createLogger, logFn, type Logger } from '../core/log.js';
 import type { QueueSettings } from '../core/queue.js';
 import { provideServices, type Services } from '../core/services.js';
@@ -135,12 +136,3 @@ function portProblem(err: unknown, where: { host: string; port: number }): Error
   return null;
 }
 
-function settlesWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    work.then(
-      () => (clearTimeout(timer), resolve()),
-      () => (clearTimeout(timer), resolve()),
-    );
-  });
-}

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import postgres from 'postgres';
+import { settlesWithin } from './settles-within.js';
 import {
   describeError,
   embeddedPostgresDir,
@@ -324,7 +325,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  if (await settles(exited, STOP_TIMEOUT_MS)) return;
+  if (await settlesWithin(exited, STOP_TIMEOUT_MS)) return;
   child.kill('SIGKILL');
   await exited;
 }
@@ -339,13 +340,6 @@ function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
-}
-
-function settles(work: Promise<unknown>, ms: number): Promise<boolean> {
-  return withTimeout(work, ms, 'timeout').then(
-    () => true,
-    () => false,
-  );
 }
 
 startup = (async () => main(parseRequest(process.argv[2])))();

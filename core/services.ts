@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
+import { settlesWithin } from './settles-within.js';
 
 /**
  * Gives a process a Postgres and a Redis (SPEC §7, issue #2 item 5), in this order:
@@ -362,16 +363,6 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
-}
-
-function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void work.finally(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

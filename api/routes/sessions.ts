@@ -12,7 +12,7 @@ import {
   setSessionState,
 } from '../../core/store/sessions.js';
 import { removeProvisionalSession } from '../../worker/remove-provisional-session.js';
-import { isValidBranchName } from '../../worker/workspace/inspect-checkout.js';
+import { isValidBranchName } from '../../worker/workspace/git.js';
 import { AoError } from '../../core/errors.js';
 import { createWorktree, removeWorktree } from '../../worker/workspace/worktree.js';
 import type { ApiContext } from '../context.js';

@@ -1,10 +1,11 @@
+import type { FakePullRequest } from './model.js';
 import type { FakeGitHub } from './server.js';
 
-/** The README walk-through's repository: acme/widgets with one PR of each interesting kind. */
-export function seedDemo(github: FakeGitHub): void {
-  github.addPullRequest('acme', 'widgets', {
-    number: 1,
-    title: 'Add the widget factory',
+/** An open PR with passing CI (a check run and a status context) and one review thread asking for a change. */
+export function reviewedPullRequest(number: number, title: string): FakePullRequest {
+  return {
+    number,
+    title,
     rollupState: 'SUCCESS',
     contexts: [
       { kind: 'CheckRun', name: 'build', conclusion: 'SUCCESS' },
@@ -12,7 +13,12 @@ export function seedDemo(github: FakeGitHub): void {
     ],
     reviewDecision: 'CHANGES_REQUESTED',
     reviewThreads: [{ path: 'src/factory.ts', line: 12, comments: [{ body: 'Please handle the empty case.', author: { login: 'reviewer' } }] }],
-  });
+  };
+}
+
+/** The README walk-through's repository: acme/widgets with one PR of each interesting kind. */
+export function seedDemo(github: FakeGitHub): void {
+  github.addPullRequest('acme', 'widgets', reviewedPullRequest(1, 'Add the widget factory'));
   github.addPullRequest('acme', 'widgets', { number: 2, title: 'WIP: widget colours', isDraft: true, rollupState: 'PENDING', contexts: [{ kind: 'CheckRun', name: 'build', status: 'IN_PROGRESS', conclusion: null }] });
   github.addPullRequest('acme', 'widgets', { number: 3, title: 'Old change', state: 'MERGED' });
   github.addPullRequest('acme', 'widgets', {

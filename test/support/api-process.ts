@@ -4,18 +4,14 @@
  */
 import { startApiServer } from '../../api/server.js';
 import { connect } from '../../core/db/connect.js';
+import { requiredEnv } from './child.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-};
 
-const db = connect(env('DATABASE_URL'), { max: 4, applicationName: 'ao-test-api' });
+const db = connect(requiredEnv('DATABASE_URL'), { max: 4, applicationName: 'ao-test-api' });
 const api = await startApiServer({
   db,
-  queue: { redisUrl: env('REDIS_URL'), prefix: env('AO_QUEUE_PREFIX') },
-  dataDir: env('AO_DATA_DIR'),
+  queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX') },
+  dataDir: requiredEnv('AO_DATA_DIR'),
   apiToken: null,
   host: '127.0.0.1',
   port: 0,

@@ -48,3 +48,10 @@ export function spawnWorkerProcess(stack: Stack, env: NodeJS.ProcessEnv = {}): T
     ...env,
   });
 }
+
+/** For the entry points above: a variable the test that spawned the process must have set. */
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+}

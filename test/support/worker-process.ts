@@ -5,20 +5,16 @@
  */
 import './skew-clock.js';
 import { connect } from '../../core/db/connect.js';
+import { requiredEnv } from './child.js';
 import { startClaimWorker } from '../../worker/claim-worker.js';
 import { createGitHubClient } from '../../worker/github/client.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-};
 
-const db = connect(env('DATABASE_URL'), { max: 4, applicationName: 'ao-test-worker' });
+const db = connect(requiredEnv('DATABASE_URL'), { max: 4, applicationName: 'ao-test-worker' });
 const worker = await startClaimWorker({
   db,
-  queue: { redisUrl: env('REDIS_URL'), prefix: env('AO_QUEUE_PREFIX'), retry: { attempts: 4, delayMs: 50 } },
-  github: createGitHubClient({ url: env('GITHUB_GRAPHQL_URL'), token: env('GITHUB_TOKEN') }),
+  queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX'), retry: { attempts: 4, delayMs: 50 } },
+  github: createGitHubClient({ url: requiredEnv('GITHUB_GRAPHQL_URL'), token: requiredEnv('GITHUB_TOKEN') }),
   concurrency: 4,
   lockDurationMs: Number(process.env.LOCK_MS ?? 30_000),
   stalledIntervalMs: Number(process.env.LOCK_MS ?? 30_000),

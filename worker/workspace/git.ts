@@ -48,3 +48,19 @@ export async function gitSucceeds(cwd: string, args: readonly string[]): Promise
     throw err;
   }
 }
+
+/**
+ * Whether `name` may be a branch, as `git check-ref-format --branch` says (which also refuses
+ * names starting with "-", so none is ever read as an option). A name git would expand (such
+ * as `@{-1}`) is refused too: the name must stand for itself.
+ */
+export async function isValidBranchName(cwd: string, name: string): Promise<boolean> {
+  // eslint-disable-next-line no-control-regex
+  if (name === '' || /[\u0000-\u001f\u007f]/.test(name)) return false;
+  try {
+    return (await git(cwd, ['check-ref-format', '--branch', name])) === name;
+  } catch (err) {
+    if (err instanceof GitError) return false;
+    throw err;
+  }
+}

@@ -49,22 +49,6 @@ export async function inspectCheckout(path: string): Promise<Checkout> {
   return { root, originUrl: originUrl || null, defaultBranch: await defaultBranchOf(root) };
 }
 
-/**
- * Whether `name` may be a branch, as `git check-ref-format --branch` says (which also refuses
- * names starting with "-", so none is ever read as an option). A name git would expand (such
- * as `@{-1}`) is refused too: the name must stand for itself.
- */
-export async function isValidBranchName(cwd: string, name: string): Promise<boolean> {
-  // eslint-disable-next-line no-control-regex
-  if (name === '' || /[\u0000-\u001f\u007f]/.test(name)) return false;
-  try {
-    return (await git(cwd, ['check-ref-format', '--branch', name])) === name;
-  } catch (err) {
-    if (err instanceof GitError) return false;
-    throw err;
-  }
-}
-
 async function defaultBranchOf(root: string): Promise<string> {
   const originHead = await git(root, ['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '');
   if (originHead.startsWith('origin/')) return originHead.slice('origin/'.length);
