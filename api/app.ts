@@ -36,6 +36,8 @@ export interface BuildOptions {
 export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // one line per request (below, when it is answered), not fastify's two
+    disableRequestLogging: true,
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => `req_${randomUUID()}`,
     requestIdHeader: false,
@@ -57,9 +59,19 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   app.addHook('onRoute', (route) => {
     routePatterns.push(new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`));
   });
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
+  if (options.logger) {
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.info(
+        { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        'request',
+      );
+      done();
+    });
+  }
   registerErrorHandling(app, () => routePatterns);
   app.addHook('preValidation', async (request) => checkPathParams(request.params));
 

@@ -1,7 +1,7 @@
 import type { QueueEvents } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { TERMINAL_JOB_STATES, type Job } from '../core/domain.js';
-import { requireJob } from '../core/store/jobs.js';
+import { TERMINAL_JOB_STATES } from '../core/domain.js';
+import { requireJobAnswer, type JobAnswer } from '../core/store/jobs.js';
 
 /**
  * Long-poll support for `GET /jobs/{id}?wait=`: Postgres is the truth, BullMQ's event stream
@@ -27,7 +27,7 @@ export class JobWaiter {
   }
 
   /** The job once it is finished, or as it stands when `timeoutMs` runs out or `signal` aborts. */
-  async wait(jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<Job> {
+  async wait(jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<JobAnswer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let woken!: () => void;
@@ -37,7 +37,7 @@ export class JobWaiter {
       this.wakers.set(jobId, set);
       try {
         // registered before reading: a completion between the read and the wait still wakes us
-        const job = await requireJob(this.db, jobId);
+        const job = await requireJobAnswer(this.db, jobId);
         const left = deadline - Date.now();
         if (TERMINAL_JOB_STATES.has(job.state) || left <= 0 || signal?.aborted) return job;
         await new Promise<void>((resolve) => {

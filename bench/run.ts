@@ -61,6 +61,7 @@ const { values: opts } = parseArgs({
     phases: { type: 'string' },
     'log-level': { type: 'string' },
     'worker-concurrency': { type: 'string' },
+    clients: { type: 'string' },
     out: { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -73,7 +74,7 @@ type Phase = (typeof ALL_PHASES)[number];
 if (opts.help) {
   console.log(`usage: node --import tsx bench/run.ts [--quick] [--split] [--runs N] [--seconds S]
        [--phases ${ALL_PHASES.join(',')}] [--log-level L] [--worker-concurrency N] [--out FILE]
-       [--profile DIR]   (ao's processes write V8 CPU profiles into DIR when they exit)`);
+       [--clients 1,8,32] [--profile DIR]   (ao's processes write V8 CPU profiles into DIR when they exit)`);
   process.exit(0);
 }
 
@@ -81,7 +82,7 @@ const quick = opts.quick;
 const S = {
   quick,
   split: opts.split,
-  concurrencies: [1, 8, 32],
+  concurrencies: (opts.clients ?? '1,8,32').split(',').map(Number),
   runs: Number(opts.runs ?? (quick ? 1 : 3)),
   /** one measured closed-loop run (pgbench takes whole seconds) */
   seconds: Number(opts.seconds ?? (quick ? 1 : 5)),

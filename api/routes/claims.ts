@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { JobState, PullRequest } from '../../core/domain.js';
-import { listSessionPrs } from '../../core/store/session-prs.js';
+import { listSessionPrsJson } from '../../core/store/session-prs.js';
 import { acceptClaim } from '../accept-claim.js';
 import type { ApiContext } from '../context.js';
+import { sendJsonText } from '../json-text.js';
 import { IdParams } from '../params.js';
 import { problemResponses } from '../problem.js';
 
@@ -38,7 +39,7 @@ export const claimRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (ap
         response: { 200: z.object({ sessionId: z.string(), prs: z.array(PullRequest) }), ...problemResponses(404) },
       },
     },
-    async (request) => listSessionPrs(ctx.db, request.params.id),
+    async (request, reply) => sendJsonText(reply, await listSessionPrsJson(ctx.db, request.params.id)),
   );
 
   app.post(

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Job, TERMINAL_JOB_STATES } from '../../core/domain.js';
-import { cancelJob, requireJob } from '../../core/store/jobs.js';
+import { cancelJob, requireJobAnswer, type JobAnswer } from '../../core/store/jobs.js';
 import type { ApiContext } from '../context.js';
+import { sendJsonText } from '../json-text.js';
 import { IdParams } from '../params.js';
 import { problemResponses } from '../problem.js';
 
@@ -25,21 +26,21 @@ export const jobRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app)
     },
     async (request, reply) => {
       const wait = request.query.wait ?? 0;
-      let job: Job;
+      let answer: JobAnswer;
       if (wait > 0) {
         const gone = new AbortController();
         const onClose = () => gone.abort();
         request.raw.once('close', onClose);
         try {
-          job = await ctx.waiter.wait(request.params.id, wait * 1000, gone.signal);
+          answer = await ctx.waiter.wait(request.params.id, wait * 1000, gone.signal);
         } finally {
           request.raw.off('close', onClose);
         }
       } else {
-        job = await requireJob(ctx.db, request.params.id);
+        answer = await requireJobAnswer(ctx.db, request.params.id);
       }
-      if (!TERMINAL_JOB_STATES.has(job.state)) reply.header('retry-after', '1');
-      return job;
+      if (!TERMINAL_JOB_STATES.has(answer.state)) reply.header('retry-after', '1');
+      return sendJsonText(reply, answer.json);
     },
   );
 

@@ -111,6 +111,9 @@ export async function resetRun(db: postgres.Sql, w: Workload): Promise<void> {
   await db`update ao.pull_requests p set session_id = 'bench-' || ((p.number - 1) % ${w.sessions}::integer + 1)
     where p.project_id = ${PROJECT} and p.number <= ${w.takeover}
       and p.session_id <> 'bench-' || ((p.number - 1) % ${w.sessions}::integer + 1)`;
+  // written by hand, not by ao.claim_pr: their API documents follow here
+  await db`select ao.refresh_pr_doc(p.url) from ao.pull_requests p, ao.pr_docs d
+    where p.project_id = ${PROJECT} and d.url = p.url and (d.doc::jsonb ->> 'sessionId') <> p.session_id`;
   // jobs a 202-only phase left queued must not be picked up by a later worker's sweeper
   await db`delete from ao.jobs where state = 'queued'`;
   await db`checkpoint`;
@@ -176,6 +179,8 @@ export async function seedSweep(db: postgres.Sql, sizes: number[], workspace: st
        from generate_series($1::integer, $2::integer) n, ao.pr_review_comments m where m.pr_url = $3`,
       [first, last, `https://github.com/acme/widgets/pull/${pr}`],
     );
+    // written by hand, not by ao.claim_pr: their API documents are made here
+    await db`select ao.refresh_pr_doc(url) from ao.pull_requests where session_id = ${sessionId}`;
   }
   await db`analyze`;
   return sessions;

@@ -42,15 +42,43 @@ export async function createJob(db: Db, job: NewJob): Promise<CreatedJob> {
   return { job: parsed, created: row.reply.created };
 }
 
+/**
+ * A job as GET /api/v1/jobs/{id} answers it, still as JSON text. A succeeded claim's answer
+ * carries every PR its session owns (SPEC §3.5); the API sends the text Postgres assembled from
+ * each PR's stored document as it is, so a session with a thousand PRs costs a copy, not a parse
+ * and a re-serialisation of a megabyte per read.
+ */
+export interface JobAnswer {
+  id: string;
+  state: JobState;
+  json: string;
+}
+
+export async function getJobAnswer(db: Db, id: string): Promise<JobAnswer | null> {
+  const [row] = await db<[{ state: JobState; json: string }?]>`
+    select j.state, ao.job_answer_text(j) as json from ao.jobs j where j.id = ${id}`;
+  return row ? { id, state: row.state, json: row.json } : null;
+}
+
+export async function requireJobAnswer(db: Db, id: string): Promise<JobAnswer> {
+  const answer = await getJobAnswer(db, id);
+  if (!answer) throw jobNotFound(id);
+  return answer;
+}
+
 export async function getJob(db: Db, id: string): Promise<Job | null> {
-  const [row] = await db<[{ json: unknown }?]>`select ao.job_answer_json(j) as json from ao.jobs j where j.id = ${id}`;
-  return row ? Job.parse(row.json) : null;
+  const answer = await getJobAnswer(db, id);
+  return answer ? Job.parse(JSON.parse(answer.json)) : null;
 }
 
 export async function requireJob(db: Db, id: string): Promise<Job> {
   const job = await getJob(db, id);
-  if (!job) throw new AoError('JOB_NOT_FOUND', `job ${id} does not exist`, { jobId: id });
+  if (!job) throw jobNotFound(id);
   return job;
+}
+
+function jobNotFound(id: string): AoError {
+  return new AoError('JOB_NOT_FOUND', `job ${id} does not exist`, { jobId: id });
 }
 
 export interface JobRun {

@@ -3,7 +3,7 @@ import { AoError } from '../../core/errors.js';
 import { claimPr, FenceLost, type ClaimOutcome } from '../../core/store/claim-pr.js';
 import { getJob, startJobRun, type JobRun } from '../../core/store/jobs.js';
 import type { PullRequest } from '../../core/domain.js';
-import { listSessionPrs } from '../../core/store/session-prs.js';
+import { listSessionPrsJson } from '../../core/store/session-prs.js';
 import { createTestDatabase, type TestDatabase } from '../support/env.js';
 import { allEvents, eventsSince, seedProject, seedSession, snapshot, terminate } from '../support/fixtures.js';
 
@@ -413,8 +413,10 @@ describe('session PR order', () => {
     await claim(404, 2); // draft
     await db.sql`update ao.pull_requests set state = 'closed', provider_updated_at = ${at(9)} where number = 401`;
     await db.sql`update ao.pull_requests set state = 'draft', is_draft = true where number = 404`;
+    // ao.claim_pr is the one writer of PRs and keeps their documents; this test wrote by hand
+    await db.sql`select ao.refresh_pr_doc(url) from ao.pull_requests where number in (401, 404)`;
 
-    const listed = await listSessionPrs(db.sql, s1.id);
+    const listed = JSON.parse(await listSessionPrsJson(db.sql, s1.id)) as { prs: PullRequest[] };
     expect(listed.prs.map((p) => p.number)).toEqual([403, 404, 402, 401]);
 
     const again = await claim(402, 1);
@@ -422,8 +424,19 @@ describe('session PR order', () => {
     expect(answer.prs.map((p) => p.number)).toEqual([402, 403, 404, 401]);
   });
 
+  it("keeps every PR's stored document equal to the PR rebuilt from its rows, after every claim above", async () => {
+    // runs last: the file's database holds the PRs of every test before it (takeovers, stale
+    // snapshots, pruned threads, replaced comments, refused claims)
+    const [{ prs, stale }] = await db.sql<[{ prs: number; stale: string[] }]>`
+      select count(*)::int as prs,
+        coalesce(array_agg(p.url) filter (where d.doc is null or d.doc::jsonb <> ao.pr_full_json(p)), '{}') as stale
+      from ao.pull_requests p left join ao.pr_docs d on d.url = p.url`;
+    expect(prs).toBeGreaterThan(10);
+    expect(stale).toEqual([]);
+  });
+
   it('answers SESSION_NOT_FOUND for the PRs of an unknown session', async () => {
-    const err = await listSessionPrs(db.sql, 'nope-1').catch((e: unknown) => e);
+    const err = await listSessionPrsJson(db.sql, 'nope-1').catch((e: unknown) => e);
     expect(codeOf(err)).toBe('SESSION_NOT_FOUND');
   });
 });
