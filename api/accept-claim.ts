@@ -71,7 +71,7 @@ export async function acceptClaim(
   });
   if (created) {
     try {
-      await ctx.queue.enqueueClaim(job.id);
+      await ctx.queue.enqueueClaim(job.id, session.host);
     } catch (err) {
       ctx.onEnqueueFailed?.(job.id, err);
     }

@@ -6,14 +6,15 @@ export interface ApiContext {
   db: Pool;
   /** worktrees live under `<dataDir>/worktrees/<project>/<session>` */
   dataDir: string;
-  /** recorded on the sessions this process creates */
-  hostName: string;
+  /** this process's host (core/host-id.ts), recorded on the sessions it creates */
+  hostId: string;
   /** how long a provisional session lives unless a claim activates it */
   provisionalLeaseSeconds: number;
   /** when set, every route but health requires `Authorization: Bearer <token>` */
   apiToken: string | null;
   queue: {
-    enqueueClaim(jobId: string): Promise<void>;
+    /** hands a committed job to the claim queue of the host that holds the session's worktree */
+    enqueueClaim(jobId: string, hostId: string): Promise<void>;
     /** false when the queue is known to be unreachable right now (nothing should be accepted) */
     available(): boolean;
     ping(): Promise<void>;

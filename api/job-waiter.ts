@@ -1,26 +1,20 @@
-import type { QueueEvents } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
 import { TERMINAL_JOB_STATES } from '../core/domain.js';
 import { requireJobAnswer, type JobAnswer } from '../core/store/jobs.js';
 
 /**
- * Long-poll support for `GET /jobs/{id}?wait=`: Postgres is the truth, BullMQ's event stream
- * only says when to look again. A slow fallback poll covers what the stream cannot tell (a job
- * finished by another path, an event lost to a Redis reconnect), so no process keeps state
- * another process needs.
+ * Long-poll support for `GET /jobs/{id}?wait=`: Postgres is the truth; the workers' job signals
+ * (core/queue.ts, published when a run ends) only say when to look again. A slow fallback poll
+ * covers what a signal cannot tell (a job finished by another path, such as a cancel on another
+ * API; a message lost to a Redis reconnect), so no process keeps state another process needs.
  */
 export class JobWaiter {
   private readonly wakers = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly db: Pool,
-    events: QueueEvents | null,
     private readonly fallbackPollMs = 500,
-  ) {
-    const wake = ({ jobId }: { jobId: string }) => this.wake(jobId);
-    events?.on('completed', wake);
-    events?.on('failed', wake);
-  }
+  ) {}
 
   wake(jobId: string): void {
     for (const waker of this.wakers.get(jobId) ?? []) waker();

@@ -1,7 +1,7 @@
-import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool } from '../core/db/connect.js';
-import { claimQueue, claimQueueEvents, enqueueClaim, producerConnection, workerConnection, type QueueSettings } from '../core/queue.js';
+import type { Queue } from 'bullmq';
+import { claimQueue, enqueueClaim, producerConnection, subscribeJobSignals, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { settlesWithin } from '../core/settles-within.js';
 import { buildApi } from './app.js';
 import { JobWaiter } from './job-waiter.js';
@@ -10,6 +10,8 @@ export interface ApiServerOptions {
   db: Pool;
   queue: QueueSettings;
   dataDir: string;
+  /** this process's host (core/host-id.ts): the sessions it creates are on it */
+  hostId: string;
   apiToken: string | null;
   host: string;
   /** 0: a free port */
@@ -49,32 +51,43 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** The API process: fastify plus a fail-fast queue producer and one shared queue-event listener. */
+/**
+ * The API process: fastify plus a fail-fast queue producer (one claim queue per host, made when
+ * first needed, all on one connection) and one listener for the workers' job signals.
+ */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const producer = producerConnection(options.queue.redisUrl);
   producer.on('error', () => {}); // surfaced per request as QUEUE_UNAVAILABLE and by /readyz
   const listener = workerConnection(options.queue.redisUrl);
   listener.on('error', () => {});
-  const queue = claimQueue(options.queue, producer);
-  queue.on('error', () => {});
-  await queue.waitUntilReady();
-  const events = claimQueueEvents(options.queue, listener);
-  events.on('error', () => {});
+  const queues = new Map<string, Queue<ClaimJobData>>();
+  const queueOf = (hostId: string) => {
+    let queue = queues.get(hostId);
+    if (!queue) {
+      queue = claimQueue(options.queue, producer, hostId);
+      queue.on('error', () => {});
+      queues.set(hostId, queue);
+    }
+    return queue;
+  };
+  await queueOf(options.hostId).waitUntilReady();
+  const waiter = new JobWaiter(options.db);
+  await subscribeJobSignals(listener, options.queue, (jobId) => waiter.wake(jobId));
   const app = await buildApi(
     {
       db: options.db,
       dataDir: options.dataDir,
-      hostName: hostname(),
+      hostId: options.hostId,
       provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
       apiToken: options.apiToken,
       queue: {
-        enqueueClaim: (jobId) => failFast(producer, enqueueClaim(queue, jobId)),
+        enqueueClaim: (jobId, hostId) => failFast(producer, enqueueClaim(queueOf(hostId), jobId)),
         available: () => producer.status === 'ready',
         ping: async () => {
           await producer.ping();
         },
       },
-      waiter: new JobWaiter(options.db, events),
+      waiter,
       ...(options.sseSlowClientMs === undefined ? {} : { sseSlowClientMs: options.sseSlowClientMs }),
     },
     options.logger === undefined ? {} : { logger: options.logger },
@@ -85,7 +98,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     async close() {
       await app.close();
       // BullMQ's close waits for Redis; a shutdown must not hang on a Redis that is gone
-      await settlesWithin(Promise.all([events.close(), queue.close()]), 2000);
+      await settlesWithin(Promise.all([...queues.values()].map((q) => q.close())), 2000);
       producer.disconnect();
       listener.disconnect();
     },

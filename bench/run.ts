@@ -19,6 +19,7 @@ import { dropDatabase, ensureDatabase, provideServices, withDatabase, type Servi
 import { ROOT, startAo, startBareRoute, startGitHubStub, type AoProcess } from './lib/children.js';
 import {
   ANCHOR_FRESH_BASE,
+  BENCH_HOST,
   FRESH_BASE,
   OWNER,
   PGBENCH_SCRIPT,
@@ -333,6 +334,8 @@ try {
       AO_HOST: '127.0.0.1',
       AO_PORT: '0',
       AO_DATA_DIR: join(work, 'ao-data'),
+      // the host the seeded sessions are on (bench/lib/data.ts), so this stack's workers take their claims
+      AO_HOST_ID: BENCH_HOST,
       ...(S.logLevel ? { AO_LOG_LEVEL: S.logLevel } : {}),
       ...(S.workerConcurrency ? { AO_WORKER_CONCURRENCY: S.workerConcurrency } : {}),
     };

@@ -5,6 +5,7 @@ import { assertSafeBinding } from '../core/config.js';
 import { connect, type Pool } from '../core/db/connect.js';
 import { runMigrations } from '../core/db/migrate.js';
 import { settlesWithin } from '../core/settles-within.js';
+import { resolveHostId } from '../core/host-id.js';
 import { createLogger, logFn, type Logger } from '../core/log.js';
 import type { QueueSettings } from '../core/queue.js';
 import { provideServices, type Services } from '../core/services.js';
@@ -20,6 +21,7 @@ import { resolveGitHubToken } from '../worker/github/token.js';
 
 interface Runtime {
   db: Pool;
+  hostId: string;
   queue: QueueSettings;
   services: Services;
   logger: Logger;
@@ -27,6 +29,7 @@ interface Runtime {
 
 async function openRuntime(config: Config, name: string, allowEmbedded: boolean): Promise<Runtime> {
   const logger = createLogger(config.logLevel, name);
+  const hostId = await resolveHostId({ configured: config.hostId, dataDir: config.dataDir });
   const services = await provideServices({
     env: {
       ...(config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {}),
@@ -39,10 +42,10 @@ async function openRuntime(config: Config, name: string, allowEmbedded: boolean)
     log: (message) => logger.info(message),
   });
   try {
-    logger.info({ postgres: services.postgres.origin, redis: services.redis.origin }, 'services ready');
+    logger.info({ host: hostId, postgres: services.postgres.origin, redis: services.redis.origin }, 'services ready');
     await runMigrations(services.postgres.url);
     const db = connect(services.postgres.url, { max: 10, applicationName: `ao-${name}` });
-    return { db, queue: { redisUrl: services.redis.url, prefix: config.queuePrefix }, services, logger };
+    return { db, hostId, queue: { redisUrl: services.redis.url, prefix: config.queuePrefix }, services, logger };
   } catch (err) {
     await services.stop();
     throw err;
@@ -66,6 +69,7 @@ function apiOf(config: Config, rt: Runtime): Promise<ApiServer> {
     db: rt.db,
     queue: rt.queue,
     dataDir: config.dataDir,
+    hostId: rt.hostId,
     apiToken: config.apiToken ?? null,
     host: config.host,
     port: config.port,
@@ -80,6 +84,7 @@ function workerOf(config: Config, rt: Runtime): Promise<ClaimWorker> {
   });
   return startClaimWorker({
     db: rt.db,
+    hostId: rt.hostId,
     queue: rt.queue,
     github,
     concurrency: config.workerConcurrency,

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { HOST_ID_PATTERN, HOST_ID_RULE } from './host-id.js';
 
 /**
  * Configuration by environment (SPEC §7), validated once at start. Every bad variable is reported,
@@ -36,6 +37,8 @@ export interface Config {
   apiToken: string | undefined;
   /** worktrees and embedded services; absolute */
   dataDir: string;
+  /** AO_HOST_ID; undefined → generated once and kept in dataDir (core/host-id.ts) */
+  hostId: string | undefined;
   logLevel: LogLevel;
   workerConcurrency: number;
   /** events, finished jobs and idempotency keys older than this many days are deleted */
@@ -81,6 +84,7 @@ const VARIABLES = [
   'AO_API_URL',
   'AO_API_TOKEN',
   'AO_DATA_DIR',
+  'AO_HOST_ID',
   'AO_LOG_LEVEL',
   'AO_WORKER_CONCURRENCY',
   'AO_RETENTION_DAYS',
@@ -105,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiUrl: v.AO_API_URL,
     apiToken: v.AO_API_TOKEN,
     dataDir: v.AO_DATA_DIR ?? defaultDataDir(env),
+    hostId: v.AO_HOST_ID,
     logLevel: v.AO_LOG_LEVEL,
     workerConcurrency: v.AO_WORKER_CONCURRENCY,
     retentionDays: v.AO_RETENTION_DAYS,
@@ -180,6 +185,7 @@ function configSchema(home: string) {
       .transform((v) => expandHome(v, home))
       .refine(isAbsolute, 'must be an absolute path (or start with ~/)')
       .optional(),
+    AO_HOST_ID: z.string().regex(HOST_ID_PATTERN, `must be ${HOST_ID_RULE}`).optional(),
     AO_LOG_LEVEL: z
       .string()
       .transform((v) => v.toLowerCase())

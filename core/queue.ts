@@ -1,4 +1,4 @@
-import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 
@@ -9,7 +9,14 @@ import { z } from 'zod';
  * never a token, never the request.
  */
 
-export const CLAIM_QUEUE = 'claims';
+/**
+ * Claims run on the host whose disk holds the session's worktree (the claim checks the PR out
+ * there), so each host has its own claim queue, consumed by that host's workers only. A host
+ * without a live worker leaves its jobs waiting in its queue; nothing else takes them.
+ */
+export function claimQueueName(hostId: string): string {
+  return `claims-${hostId}`;
+}
 
 export const ClaimJobData = z.object({ jobId: z.string().min(1) });
 export type ClaimJobData = z.infer<typeof ClaimJobData>;
@@ -63,16 +70,38 @@ export function claimJobOptions(settings: QueueSettings): JobsOptions {
   };
 }
 
-export function claimQueue(settings: QueueSettings, connection: Redis): Queue<ClaimJobData> {
-  return new Queue<ClaimJobData>(CLAIM_QUEUE, {
+export function claimQueue(settings: QueueSettings, connection: Redis, hostId: string): Queue<ClaimJobData> {
+  return new Queue<ClaimJobData>(claimQueueName(hostId), {
     connection,
     prefix: settings.prefix,
     defaultJobOptions: claimJobOptions(settings),
   });
 }
 
-export function claimQueueEvents(settings: QueueSettings, connection: Redis): QueueEvents {
-  return new QueueEvents(CLAIM_QUEUE, { connection, prefix: settings.prefix });
+/**
+ * Wake-ups for long polls: a worker publishes a job's id when a run of it ends (whatever the
+ * outcome), and every API process listens on one channel for all hosts. Only a hint to read
+ * Postgres again — a lost message costs a waiter its fallback poll, never a wrong answer.
+ */
+export function jobSignalChannel(settings: Pick<QueueSettings, 'prefix'>): string {
+  return `${settings.prefix}:job-ran`;
+}
+
+export async function publishJobSignal(connection: Redis, settings: Pick<QueueSettings, 'prefix'>, jobId: string): Promise<void> {
+  await connection.publish(jobSignalChannel(settings), jobId);
+}
+
+/** Listens on a connection of its own (a subscribed connection can do nothing else); ioredis re-subscribes after a reconnect. */
+export async function subscribeJobSignals(
+  connection: Redis,
+  settings: Pick<QueueSettings, 'prefix'>,
+  onJob: (jobId: string) => void,
+): Promise<void> {
+  const channel = jobSignalChannel(settings);
+  connection.on('message', (from: string, jobId: string) => {
+    if (from === channel) onJob(jobId);
+  });
+  await connection.subscribe(channel);
 }
 
 /** Hands a job to BullMQ under its Postgres id; adding an id that is already there is a no-op. */

@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { CLAIM_QUEUE, claimJobOptions, claimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { claimJobOptions, claimQueue, claimQueueName, publishJobSignal, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
 import type { PrSource } from './pr-source.js';
 import { startJanitor } from './janitor.js';
@@ -11,6 +11,8 @@ import { DEFAULT_RETENTION_DAYS } from '../core/config.js';
 
 export interface ClaimWorkerOptions {
   db: Pool;
+  /** this worker's host (core/host-id.ts): it cleans the sessions whose worktrees are on it */
+  hostId: string;
   queue: QueueSettings;
   github: PrSource;
   concurrency: number;
@@ -41,17 +43,25 @@ export interface ClaimWorker {
 export async function startClaimWorker(options: ClaimWorkerOptions): Promise<ClaimWorker> {
   const connection = workerConnection(options.queue.redisUrl);
   const queueConnection = workerConnection(options.queue.redisUrl);
-  const queue = claimQueue(options.queue, queueConnection);
+  const queue = claimQueue(options.queue, queueConnection, options.hostId);
+  const processClaim = createClaimProcessor({
+    db: options.db,
+    github: options.github,
+    queue,
+    maxAttempts: claimJobOptions(options.queue).attempts ?? 1,
+    limits: { leaseMs: options.lockDurationMs ?? 30_000, maxLostRuns: options.maxLostRuns ?? 3 },
+    log: options.log,
+  });
   const worker = new Worker<ClaimJobData>(
-    CLAIM_QUEUE,
-    createClaimProcessor({
-      db: options.db,
-      github: options.github,
-      queue,
-      maxAttempts: claimJobOptions(options.queue).attempts ?? 1,
-      limits: { leaseMs: options.lockDurationMs ?? 30_000, maxLostRuns: options.maxLostRuns ?? 3 },
-      log: options.log,
-    }),
+    claimQueueName(options.hostId),
+    async (job, token, signal) => {
+      try {
+        return await processClaim(job, token, signal);
+      } finally {
+        // after the run's last write committed: long polls on any API read the job again
+        publishJobSignal(queueConnection, options.queue, job.id ?? '').catch(() => {});
+      }
+    },
     {
       connection,
       prefix: options.queue.prefix,
@@ -67,12 +77,13 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
   worker.on('error', (err) => options.log('claim worker error', { error: err.message }));
   const sweeper = startSweeper({
     db: options.db,
+    hostId: options.hostId,
     queue,
     intervalMs: options.sweep?.intervalMs ?? 15_000,
     staleSeconds: options.sweep?.staleSeconds ?? 10,
     log: options.log,
   });
-  const janitor = startJanitor({ db: options.db, intervalMs: options.sweep?.intervalMs ?? 15_000, log: options.log });
+  const janitor = startJanitor({ db: options.db, hostId: options.hostId, intervalMs: options.sweep?.intervalMs ?? 15_000, log: options.log });
   const retention = startRetention({
     db: options.db,
     retentionSeconds: options.retention?.seconds ?? DEFAULT_RETENTION_DAYS * 86_400,

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { Pool } from '../core/db/connect.js';
 import { listExpiredProvisionalSessions } from '../core/store/sessions.js';
 import { every } from './every.js';
@@ -6,18 +5,18 @@ import { removeProvisionalSession } from './remove-provisional-session.js';
 
 /**
  * Removes provisional sessions whose lease ran out before a claim activated them (a spawn whose
- * CLI died before or while claiming). Worktrees are local, so each host's workers clean the
- * sessions made on that host.
+ * CLI died before or while claiming). Worktrees are on one host's disk, so each host's workers
+ * clean the sessions of that host (by host id, never by the machine's hostname).
  */
 export function startJanitor(options: {
   db: Pool;
+  hostId: string;
   intervalMs: number;
   log: (message: string, fields?: Record<string, unknown>) => void;
 }): { sweepNow(): Promise<number>; stop(): Promise<void> } {
-  const host = hostname();
   async function sweep(): Promise<number> {
     let removed = 0;
-    for (const id of await listExpiredProvisionalSessions(options.db, host, 50)) {
+    for (const id of await listExpiredProvisionalSessions(options.db, options.hostId, 50)) {
       try {
         if ((await removeProvisionalSession(options.db, id)) === 'removed') {
           removed++;

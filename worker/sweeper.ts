@@ -6,6 +6,8 @@ import { every } from './every.js';
 
 export interface SweeperOptions {
   db: Pool;
+  /** this worker's host: it sweeps the jobs of this host's sessions, into this host's queue */
+  hostId: string;
   queue: Queue<ClaimJobData>;
   intervalMs: number;
   /** a queued job untouched for this long is checked against BullMQ */
@@ -27,7 +29,7 @@ const CARRIED = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting
  */
 export function startSweeper(options: SweeperOptions): { sweepNow(): Promise<number>; stop(): Promise<void> } {
   async function sweep(): Promise<number> {
-    const orphans = await listOrphanedJobs(options.db, { staleSeconds: options.staleSeconds, limit: 500 });
+    const orphans = await listOrphanedJobs(options.db, { hostId: options.hostId, staleSeconds: options.staleSeconds, limit: 500 });
     let requeued = 0;
     for (const { id, kind, state } of orphans) {
       if (kind !== 'claim' && kind !== 'spawn_claim') continue;

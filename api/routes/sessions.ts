@@ -56,7 +56,7 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         projectId: project.id,
         kind: request.body.kind ?? 'worker',
         branch: request.body.branch ?? null,
-        host: ctx.hostName,
+        host: ctx.hostId,
         worktreesRoot: join(ctx.dataDir, 'worktrees'),
         leaseSeconds: ctx.provisionalLeaseSeconds,
       });

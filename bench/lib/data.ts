@@ -23,6 +23,8 @@ import type { PrSnapshot } from '../../core/domain.js';
  */
 
 export const PROJECT = 'bench';
+/** the host id of the bench's sessions and of the ao it starts */
+export const BENCH_HOST = 'bench';
 export const OWNER = 'Acme';
 export const REPO = 'Widgets';
 export const FRESH_BASE = 10_001;
@@ -90,7 +92,7 @@ export async function seed(db: postgres.Sql, w: Workload, workspace: string, tem
   await db`insert into ao.projects (id, path, repo_url, default_branch, session_seq)
     values (${PROJECT}, ${workspace}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${w.sessions})`;
   await db`insert into ao.sessions (id, project_id, num, kind, state, branch, workspace_path, host)
-    select 'bench-' || n, ${PROJECT}, n, 'worker', 'active', 'ao/bench-' || n || '/root', ${workspace}, 'bench'
+    select 'bench-' || n, ${PROJECT}, n, 'worker', 'active', 'ao/bench-' || n || '/root', ${workspace}, ${BENCH_HOST}
     from generate_series(1, ${w.sessions}::integer) n`;
   const { text } = nodeClaimStatement();
   const order = nodeClaimStatement().params;
@@ -143,7 +145,7 @@ export async function seedSweep(db: postgres.Sql, sizes: number[], workspace: st
     const pr = SWEEP_BASE + k;
     sessions.push({ size, sessionId, pr });
     await db`insert into ao.sessions (id, project_id, num, kind, state, branch, workspace_path, host)
-      values (${sessionId}, 'sweep', ${k + 1}, 'worker', 'active', ${`ao/${sessionId}/root`}, ${workspace}, 'bench')`;
+      values (${sessionId}, 'sweep', ${k + 1}, 'worker', 'active', ${`ao/${sessionId}/root`}, ${workspace}, ${BENCH_HOST})`;
     await db`select ao.claim_pr(null, null, ${sessionId}, true,
       ${template}::text::jsonb || jsonb_build_object('number', ${pr}::integer, 'headBranch', 'feature/' || ${pr}::integer,
         'observedAt', ao.iso_us(clock_timestamp())))`;

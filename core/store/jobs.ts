@@ -174,18 +174,21 @@ export async function finishJobCompensation(db: Db, run: JobRun, error: ErrorBod
 
 /**
  * The sweeper's input: queued jobs nobody touched for `staleSeconds` (BullMQ may have lost them,
- * or the API could not hand them over), and owned jobs whose run's lease ran out.
+ * or the API could not hand them over), and owned jobs whose run's lease ran out — of one host:
+ * the sessions whose worktrees are on it.
  */
 export async function listOrphanedJobs(
   db: Db,
-  options: { staleSeconds: number; limit: number },
+  options: { hostId: string; staleSeconds: number; limit: number },
 ): Promise<Array<{ id: string; kind: JobKind; state: JobState }>> {
   return db<Array<{ id: string; kind: JobKind; state: JobState }>>`
-    select id, kind, state from ao.jobs
-    where state in ('queued', 'running', 'compensating')
-      and case when state = 'queued' then updated_at < now() - make_interval(secs => ${options.staleSeconds})
-               else lease_expires_at < clock_timestamp() end
-    order by created_at
+    select j.id, j.kind, j.state from ao.jobs j
+    left join ao.sessions s on s.id = j.session_id
+    -- a job whose session is gone runs anywhere (and fails at once): it must not stay queued
+    where j.state in ('queued', 'running', 'compensating') and (s.host = ${options.hostId} or s.id is null)
+      and case when j.state = 'queued' then j.updated_at < now() - make_interval(secs => ${options.staleSeconds})
+               else j.lease_expires_at < clock_timestamp() end
+    order by j.created_at
     limit ${options.limit}`;
 }
 

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimResult, Job, Session } from '../../core/domain.js';
 import type { FakePullRequest } from '../fake-github/index.js';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { claimQueueName, subscribeJobSignals } from '../../core/queue.js';
+import { TEST_HOST_ID } from '../support/fixtures.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -67,6 +71,30 @@ describe('POST /sessions/{id}/pr/claim', () => {
     const prs = await stack.http<{ sessionId: string; prs: Array<{ number: number }> }>('GET', `/api/v1/sessions/${s.id}/pr`);
     expect(prs.status).toBe(200);
     expect(prs.body.prs.map((p) => p.number)).toEqual([number]);
+  });
+
+  it("runs a claim from its session's host queue and signals its end to long polls", async () => {
+    const s = await newSession();
+    expect(s.host).toBe(TEST_HOST_ID);
+    const number = addPr();
+    const listener = new Redis(stack.queue.redisUrl);
+    const signalled: string[] = [];
+    try {
+      await subscribeJobSignals(listener, stack.queue, (jobId) => signalled.push(jobId));
+      const accepted = await claim(s.id, { pr: String(number) });
+      const queue = new Queue(claimQueueName(TEST_HOST_ID), { connection: new Redis(stack.queue.redisUrl), prefix: stack.queue.prefix });
+      try {
+        expect(await queue.getJob(accepted.body.jobId)).toBeDefined();
+      } finally {
+        await queue.close();
+        await queue.disconnect();
+      }
+      const job = await stack.waitForJob(accepted.body.jobId);
+      expect(job.state).toBe('succeeded');
+      await expect.poll(() => signalled, { timeout: 5000 }).toContain(accepted.body.jobId);
+    } finally {
+      listener.disconnect();
+    }
   });
 
   it.each([

@@ -7,6 +7,7 @@ import type { ClaimResult, Session } from '../../core/domain.js';
 import { freePort } from '../../core/services.js';
 import { spawnWorkerProcess } from '../support/child.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
+import { TEST_HOST_ID } from '../support/fixtures.js';
 
 /** Crashes and lost infrastructure: an accepted claim is never lost and never half-written. */
 
@@ -149,6 +150,7 @@ describe('claim resilience', () => {
       db: stack.db.sql,
       queue: { redisUrl: url, prefix: stack.queue.prefix },
       dataDir: stack.dataDir,
+      hostId: TEST_HOST_ID,
       apiToken: null,
       host: '127.0.0.1',
       port: 0,

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../api/server.js';
 import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } from '../support/env.js';
+import { TEST_HOST_ID } from '../support/fixtures.js';
 
 /**
  * The event stream honours backpressure (SPEC §4): a client that stops reading costs the server a
@@ -86,6 +87,7 @@ beforeAll(async () => {
     db: db.sql,
     queue: { redisUrl: testRedisUrl(), prefix: testRedisPrefix(), retry: { attempts: 1, delayMs: 50 } },
     dataDir,
+    hostId: TEST_HOST_ID,
     apiToken: null,
     host: '127.0.0.1',
     port: 0,

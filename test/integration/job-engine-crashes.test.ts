@@ -13,6 +13,7 @@ import { readEvents, START, type ChangeEvent } from '../../core/store/read-event
 import { spawnSupportProcess, spawnWorkerProcess } from '../support/child.js';
 import { makeGitGate, type GitGate } from '../support/git-gate.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
+import { TEST_HOST_ID } from '../support/fixtures.js';
 
 /**
  * The job state machine under real crashes: for each state a job can be in, the process that
@@ -202,7 +203,7 @@ describe('202 means durable', () => {
     admin.on('error', () => {});
     await admin.ping();
     const queue = { redisUrl: url, prefix: stack.queue.prefix };
-    const api = await startApiServer({ db: stack.db.sql, queue, dataDir: stack.dataDir, apiToken: null, host: '127.0.0.1', port: 0 });
+    const api = await startApiServer({ db: stack.db.sql, queue, dataDir: stack.dataDir, hostId: TEST_HOST_ID, apiToken: null, host: '127.0.0.1', port: 0 });
     try {
       const s = await session();
       const pr = addPr();
@@ -271,6 +272,7 @@ describe('no orphan from an API that dies mid-creation', () => {
       REDIS_URL: stack.queue.redisUrl,
       AO_QUEUE_PREFIX: stack.queue.prefix,
       AO_DATA_DIR: stack.dataDir,
+      AO_HOST_ID: TEST_HOST_ID,
       LEASE_SECONDS: '1',
       PATH: gate.path,
     });

@@ -12,6 +12,7 @@ const api = await startApiServer({
   db,
   queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX') },
   dataDir: requiredEnv('AO_DATA_DIR'),
+  hostId: requiredEnv('AO_HOST_ID'),
   apiToken: null,
   host: '127.0.0.1',
   port: 0,

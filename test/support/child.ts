@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { TEST_HOST_ID } from './fixtures.js';
 import type { Stack } from './stack.js';
 
 export interface TestChild {
@@ -45,6 +46,7 @@ export function spawnWorkerProcess(stack: Stack, env: NodeJS.ProcessEnv = {}): T
     AO_QUEUE_PREFIX: stack.queue.prefix,
     GITHUB_GRAPHQL_URL: stack.github.url,
     GITHUB_TOKEN: stack.github.token,
+    AO_HOST_ID: TEST_HOST_ID,
     ...env,
   });
 }

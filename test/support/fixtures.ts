@@ -4,6 +4,9 @@ import { insertProject } from '../../core/store/projects.js';
 import { finishSessionCreation, insertSession, setSessionState, setSessionWorkspace } from '../../core/store/sessions.js';
 import { readEvents, START, type ChangeEvent } from '../../core/store/read-events.js';
 
+/** The host id of the test stack's API and worker: the sessions tests make are on it. */
+export const TEST_HOST_ID = 'test';
+
 let clock = Date.parse('2026-11-01T00:00:00Z');
 
 /** strictly increasing observation times, so successive snapshots are each newer than the last */
@@ -58,7 +61,7 @@ export async function seedSession(
     projectId,
     kind: options.kind ?? 'worker',
     branch: null,
-    host: 'test',
+    host: TEST_HOST_ID,
     worktreesRoot: '/work',
     leaseSeconds: 600,
   });

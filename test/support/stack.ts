@@ -10,6 +10,7 @@ import { startClaimWorker, type ClaimWorker } from '../../worker/claim-worker.js
 import { createGitHubClient } from '../../worker/github/client.js';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/index.js';
 import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } from './env.js';
+import { TEST_HOST_ID } from './fixtures.js';
 
 /**
  * The whole pipeline for one test file: a fresh database, a private Redis prefix, the fake
@@ -58,6 +59,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     db: db.sql,
     queue,
     dataDir,
+    hostId: TEST_HOST_ID,
     apiToken: options.apiToken ?? null,
     host: '127.0.0.1',
     port: 0,
@@ -84,6 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async startWorker(workerOptions = {}) {
       worker = await startClaimWorker({
         db: db.sql,
+        hostId: TEST_HOST_ID,
         queue,
         github: createGitHubClient({ url: github.url, token: options.githubToken ?? github.token }),
         concurrency: 16,

@@ -13,6 +13,7 @@ import { createGitHubClient } from '../../worker/github/client.js';
 const db = connect(requiredEnv('DATABASE_URL'), { max: 4, applicationName: 'ao-test-worker' });
 const worker = await startClaimWorker({
   db,
+  hostId: requiredEnv('AO_HOST_ID'),
   queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX'), retry: { attempts: 4, delayMs: 50 } },
   github: createGitHubClient({ url: requiredEnv('GITHUB_GRAPHQL_URL'), token: requiredEnv('GITHUB_TOKEN') }),
   concurrency: 4,

@@ -3,12 +3,12 @@ import { dirname, resolve } from 'node:path';
 import { AoError } from '../../core/errors.js';
 import { git, GitError, gitSucceeds, isValidBranchName } from './git.js';
 
-interface WorktreeEntry {
+export interface WorktreeEntry {
   path: string;
   branch: string | null;
 }
 
-async function listWorktrees(checkout: string): Promise<WorktreeEntry[]> {
+export async function listWorktrees(checkout: string): Promise<WorktreeEntry[]> {
   const out = await git(checkout, ['worktree', 'list', '--porcelain']);
   const entries: WorktreeEntry[] = [];
   for (const block of out.split('\n\n')) {
