@@ -50,6 +50,8 @@ export function describeClaimJob(job: CliJob, context: ClaimContext): ClaimOutco
       const lines = [`session ${sessionId} claimed PR${claimed ? ` #${claimed.number}` : ''}`];
       if (claimed) lines.push(`pr: ${claimed.url}`);
       if (result.branchChanged) lines.push(`switched to ${result.branch}`);
+      if (result.pushTarget && result.pushTarget !== 'origin') lines.push(`pushes go to the fork ${result.pushTarget}`);
+      if (result.pushTarget === null) lines.push("read-only: the PR's fork does not let maintainers push to its branch");
       for (const donor of result.takenOverFrom) lines.push(`taking over from ${donor}${result.donorWasTerminated ? ' (terminated)' : ''}`);
       return { ok: true, finished: true, result, lines };
     }

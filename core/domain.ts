@@ -177,8 +177,12 @@ export const ClaimResult = z
     prs: z.array(PullRequest),
     takenOverFrom: z.array(z.string()),
     donorWasTerminated: z.boolean(),
-    branchChanged: z.boolean(),
-    branch: z.string(),
+    branchChanged: z.boolean().describe("true only when the session's worktree really moved to the PR's branch"),
+    branch: z.string().describe("the branch the session's worktree is on"),
+    pushTarget: z
+      .string()
+      .nullable()
+      .describe("where the branch pushes: `origin`, the fork (owner/name) when its maintainers may push, or null (read-only)"),
   })
   .meta({ id: 'ClaimResult' });
 export type ClaimResult = z.infer<typeof ClaimResult>;

@@ -13,7 +13,9 @@ import {
   type JobRun,
   type RunLimits,
 } from '../core/store/jobs.js';
+import { checkOutForClaim } from './claim-checkout.js';
 import { asJobError, isTransient } from './failure.js';
+import type { KeyLock } from './key-lock.js';
 import { holdLease } from './lease.js';
 import type { PrSource } from './pr-source.js';
 import { removeProvisionalSession } from './remove-provisional-session.js';
@@ -22,6 +24,10 @@ export const SHUTDOWN = 'shutdown';
 
 export interface ClaimProcessorDeps {
   db: Pool;
+  /** the host this worker runs on: the sessions whose claims it runs have their worktrees here */
+  hostId: string;
+  /** serialises the claims of one PR in this process (worker/key-lock.ts) */
+  prLock: KeyLock;
   github: PrSource;
   /** for queue-wide rate limiting when GitHub says to wait */
   queue: Queue<ClaimJobData>;
@@ -103,15 +109,13 @@ async function attemptClaim(
     const request = ClaimRequest.parse(run.request);
     if (!run.sessionId) throw new AoError('INTERNAL_ERROR', `job ${jobId} has no session`);
     const signal = shutdown ? AbortSignal.any([shutdown, fence]) : fence;
-    const { snapshot } = await deps.github.fetchPullRequest(request.pr, { signal });
-    // Snapshots are ordered by the database's clock at the start of the run that fetched them,
-    // never by a worker's clock (which may be off by minutes).
-    await claimPr(deps.db, {
-      run,
-      sessionId: run.sessionId,
-      allowTakeover: request.allowTakeover,
-      snapshot: { ...snapshot, observedAt: run.startedAt },
-    });
+    const fetched = await deps.github.fetchPullRequest(request.pr, { signal });
+    const sessionId = run.sessionId;
+    // One claim of a PR at a time moves worktrees, from its checkout to its commit: a second
+    // claim then sees the first's owner (and, without takeover, is refused by the transaction)
+    // instead of finding the branch in a worktree whose claim has not committed yet.
+    const prKey = `${request.pr.owner}/${request.pr.repo}#${request.pr.number}`.toLowerCase();
+    await deps.prLock.run(prKey, () => claimWithCheckout(deps, run, sessionId, request, fetched));
     return { jobId, outcome: 'succeeded' };
   } catch (err) {
     if (err instanceof FenceLost || fence.aborted) throw new FenceLost(jobId, run.run);
@@ -144,6 +148,43 @@ async function attemptClaim(
       throw new FenceLost(jobId, run.run);
     }
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
+  }
+}
+
+/**
+ * The checkout (on this host's disk) and the claim transaction, which succeed or fail together:
+ * a transaction that refuses puts the worktrees back. A run that lost its fence leaves the disk
+ * to the run that took the job over.
+ */
+async function claimWithCheckout(
+  deps: ClaimProcessorDeps,
+  run: JobRun,
+  sessionId: string,
+  request: ClaimRequest,
+  fetched: Awaited<ReturnType<PrSource['fetchPullRequest']>>,
+): Promise<void> {
+  const checkout = await checkOutForClaim(deps.db, deps.hostId, sessionId, request, fetched);
+  try {
+    // Snapshots are ordered by the database's clock at the start of the run that fetched them,
+    // never by a worker's clock (which may be off by minutes).
+    await claimPr(deps.db, {
+      run,
+      sessionId,
+      allowTakeover: request.allowTakeover,
+      snapshot: { ...fetched.snapshot, observedAt: run.startedAt },
+      checkout: checkout && {
+        branch: checkout.branch,
+        branchChanged: checkout.branchChanged,
+        pushTarget: checkout.pushTarget,
+        donorMoved: checkout.donorMoved,
+      },
+    });
+  } catch (err) {
+    if (checkout && !(err instanceof FenceLost)) {
+      const problems = await checkout.undo();
+      if (problems.length > 0) deps.log('could not put a worktree back after a refused claim', { jobId: run.jobId, problems });
+    }
+    throw err;
   }
 }
 

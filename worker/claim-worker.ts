@@ -4,6 +4,7 @@ import { claimJobOptions, claimQueue, claimQueueName, publishJobSignal, workerCo
 import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
 import type { PrSource } from './pr-source.js';
 import { startJanitor } from './janitor.js';
+import { KeyLock } from './key-lock.js';
 import { startSweeper } from './sweeper.js';
 import { startRetention } from './retention.js';
 import type { RetentionBatch } from '../core/store/retention.js';
@@ -46,6 +47,8 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
   const queue = claimQueue(options.queue, queueConnection, options.hostId);
   const processClaim = createClaimProcessor({
     db: options.db,
+    hostId: options.hostId,
+    prLock: new KeyLock(),
     github: options.github,
     queue,
     maxAttempts: claimJobOptions(options.queue).attempts ?? 1,

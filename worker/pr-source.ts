@@ -9,5 +9,5 @@ export interface PrSource {
   fetchPullRequest(
     ref: { owner: string; repo: string; number: number },
     options?: { signal?: AbortSignal },
-  ): Promise<{ snapshot: PrSnapshot }>;
+  ): Promise<{ snapshot: PrSnapshot; maintainerCanModify: boolean }>;
 }

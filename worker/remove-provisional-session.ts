@@ -30,7 +30,8 @@ export async function removeProvisionalSession(db: Pool, sessionId: string): Pro
       path: session.workspacePath,
       // nothing of value can be in a worktree whose session never started: its claim failed
       force: true,
-      ...(session.branch === `ao/${session.id}/root` ? { deleteBranch: session.branch } : {}),
+      // the branch ao made for it, wherever a checkout moved the worktree since
+      deleteBranch: `ao/${session.id}/root`,
     });
   }
   await db`delete from ao.sessions where id = ${sessionId} and state = 'provisional' and lease_expires_at <= now()`;

@@ -154,7 +154,8 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
           checkout: project.path,
           path: session.workspacePath,
           force: request.query.force === 'true',
-          ...(session.branch === `ao/${session.id}/root` ? { deleteBranch: session.branch } : {}),
+          // the branch ao made for it (a claim may have moved the worktree to a PR's branch since)
+          deleteBranch: `ao/${session.id}/root`,
         });
       }
       await deleteSession(ctx.db, session.id);

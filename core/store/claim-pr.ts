@@ -9,6 +9,13 @@ export interface ClaimInput {
   /** absent or null means true (SPEC §3) */
   allowTakeover: boolean | null;
   snapshot: PrSnapshot;
+  /** what the worker's checkout did to the session's worktree (absent: no checkout took part) */
+  checkout?: {
+    branch: string;
+    branchChanged: boolean;
+    pushTarget: string | null;
+    donorMoved: { sessionId: string; branch: string } | null;
+  } | null;
 }
 
 export interface ClaimOutcome {
@@ -42,7 +49,7 @@ type ClaimReply =
 export async function claimPr(db: Db, input: ClaimInput): Promise<ClaimOutcome> {
   const [row] = await db<[{ reply: ClaimReply }]>`
     select ao.claim_pr(${input.run?.jobId ?? null}, ${input.run?.run ?? null}::integer, ${input.sessionId},
-      ${input.allowTakeover}, ${jsonb(db, input.snapshot)}) as reply`;
+      ${input.allowTakeover}, ${jsonb(db, input.snapshot)}, ${input.checkout ? jsonb(db, input.checkout) : null}) as reply`;
   const reply = row.reply;
   if (!reply.ok) {
     if (reply.fenced) throw new FenceLost(input.run?.jobId ?? '', input.run?.run ?? 0);

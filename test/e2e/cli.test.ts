@@ -74,12 +74,14 @@ describe('ao project', () => {
 });
 
 describe('ao session claim-pr', () => {
-  it('claims and prints the session, the PR and no checkout line', async () => {
+  it('claims and prints the session, the PR and the branch its worktree switched to (once)', async () => {
     const s = await newSession();
     const n = addPr();
     const run = await ao(['session', 'claim-pr', s, String(n)]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.trim().split('\n')).toEqual([`session ${s} claimed PR #${n}`, `pr: https://github.com/Acme/Widgets/pull/${n}`]);
+    expect(run.stdout.trim().split('\n')).toEqual([`session ${s} claimed PR #${n}`, `pr: https://github.com/Acme/Widgets/pull/${n}`, `switched to feature/${n}`]);
+    const again = await ao(['session', 'claim-pr', s, String(n)]);
+    expect(again.stdout.trim().split('\n')).toEqual([`session ${s} claimed PR #${n}`, `pr: https://github.com/Acme/Widgets/pull/${n}`]);
   });
 
   it('accepts the PR first, and the session from AO_SESSION_ID', async () => {

@@ -44,6 +44,7 @@ export interface FakePullRequest {
   headRefOid?: string;
   baseRefOid?: string;
   isCrossRepository?: boolean;
+  maintainerCanModify?: boolean;
   headRepository?: { owner: string; name: string } | null;
   mergeable?: 'MERGEABLE' | 'CONFLICTING' | 'UNKNOWN';
   mergeStateStatus?: 'BEHIND' | 'BLOCKED' | 'CLEAN' | 'DIRTY' | 'HAS_HOOKS' | 'UNKNOWN' | 'UNSTABLE' | 'DRAFT';
@@ -189,6 +190,7 @@ export function pullRequestObject(repo: FakeRepo, pr: FakePullRequest, nodes: Ma
     headRefOid: headOid,
     baseRefOid: pr.baseRefOid ?? sha(`${base}:base`),
     isCrossRepository: pr.isCrossRepository ?? false,
+    maintainerCanModify: pr.maintainerCanModify ?? false,
     headRepository:
       pr.headRepository === null
         ? null

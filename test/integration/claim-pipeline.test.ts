@@ -66,7 +66,7 @@ describe('POST /sessions/{id}/pr/claim', () => {
     const job = await stack.waitForJob(accepted.body.jobId);
     expect(job).toMatchObject({ state: 'succeeded', kind: 'claim', sessionId: s.id, error: null, attempts: 1 });
     const result = job.result as ClaimResult;
-    expect(result).toMatchObject({ sessionId: s.id, takenOverFrom: [], donorWasTerminated: false, branchChanged: false, branch: s.branch });
+    expect(result).toMatchObject({ sessionId: s.id, takenOverFrom: [], donorWasTerminated: false, branchChanged: true, branch: `feature/${number}`, pushTarget: 'origin' });
     expect(result.prs[0]).toMatchObject({ number, url: `https://github.com/Acme/Widgets/pull/${number}`, state: 'open', ci: 'passing' });
     const prs = await stack.http<{ sessionId: string; prs: Array<{ number: number }> }>('GET', `/api/v1/sessions/${s.id}/pr`);
     expect(prs.status).toBe(200);

@@ -372,7 +372,7 @@ describe('claim jobs', () => {
       select result, length(result::text) as size from ao.jobs where id = ${jobId}`;
     expect(row.result).toEqual({
       sessionId: s1.id, pr: 'https://github.com/Acme/Widgets/pull/600', takenOverFrom: [], donorWasTerminated: false,
-      branchChanged: false, branch: s1.branch,
+      branchChanged: false, branch: s1.branch, pushTarget: null,
     });
     const updated = (await eventsSince(db.sql, before)).find((e) => e.type === 'job_updated');
     expect(updated?.after?.result).toEqual(row.result);

@@ -51,7 +51,7 @@ describe('checking out a PR in a session worktree', () => {
   it('switches to the head branch of a same-repository PR, at its head commit, pushing to origin', async () => {
     const s = await session();
     const sha = origin.addPr(101);
-    const done = await checkoutPr({ checkout: origin.checkout, worktree: s.path, pr: head(101), holderOf: noHolder });
+    const done = await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: s.path, pr: head(101), holderOf: noHolder });
     expect(done).toMatchObject({ branch: 'feature/101', branchChanged: true, pushTarget: 'origin', donorMoved: null });
     expect(branchOf(s.path)).toBe('feature/101');
     expect(shaOf(s.path)).toBe(sha);
@@ -62,8 +62,8 @@ describe('checking out a PR in a session worktree', () => {
   it('says branchChanged=false when the worktree is already on the PR', async () => {
     const s = await session();
     origin.addPr(102);
-    await checkoutPr({ checkout: origin.checkout, worktree: s.path, pr: head(102), holderOf: noHolder });
-    const again = await checkoutPr({ checkout: origin.checkout, worktree: s.path, pr: head(102), holderOf: noHolder });
+    await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: s.path, pr: head(102), holderOf: noHolder });
+    const again = await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: s.path, pr: head(102), holderOf: noHolder });
     expect(again).toMatchObject({ branch: 'feature/102', branchChanged: false });
   });
 
@@ -72,12 +72,12 @@ describe('checking out a PR in a session worktree', () => {
     const sha = origin.addPr(103, { fork: true, branch: 'main' });
     expect(origin.git(origin.bare, 'branch', '--contains', sha)).toBe('');
     const pr = head(103, { headBranch: 'main', headRepository: 'someone/widgets', isCrossRepository: true, maintainerCanModify: true });
-    const done = await checkoutPr({ checkout: origin.checkout, worktree: s.path, pr, holderOf: noHolder });
+    const done = await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: s.path, pr, holderOf: noHolder });
     expect(done).toMatchObject({ branch: 'pr/103/main', branchChanged: true, pushTarget: 'someone/widgets' });
     expect(shaOf(s.path)).toBe(sha);
 
     const t = await session();
-    const readOnly = await checkoutPr({ checkout: origin.checkout, worktree: t.path, pr: { ...pr, number: 103, maintainerCanModify: false }, holderOf: async () => ({ sessionId: s.id, rootBranch: s.root, movable: true }) });
+    const readOnly = await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: t.path, pr: { ...pr, number: 103, maintainerCanModify: false }, holderOf: async () => ({ sessionId: s.id, rootBranch: s.root, movable: true }) });
     expect(readOnly.pushTarget).toBeNull();
   });
 
@@ -85,7 +85,7 @@ describe('checking out a PR in a session worktree', () => {
     const s = await session();
     origin.addPr(104);
     await writeFile(join(s.path, 'notes.txt'), 'unsaved work\n');
-    const err = await refusal(checkoutPr({ checkout: origin.checkout, worktree: s.path, pr: head(104), holderOf: noHolder }));
+    const err = await refusal(checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: s.path, pr: head(104), holderOf: noHolder }));
     expect(err.code).toBe('WORKSPACE_DIRTY');
     expect(branchOf(s.path)).toBe(s.root);
     expect(origin.git(origin.checkout, 'for-each-ref', 'refs/ao/pull/104', 'refs/heads/feature/104')).toBe('');
@@ -95,9 +95,10 @@ describe('checking out a PR in a session worktree', () => {
     const donor = await session();
     const claimant = await session();
     origin.addPr(105);
-    await checkoutPr({ checkout: origin.checkout, worktree: donor.path, pr: head(105), holderOf: noHolder });
+    await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: donor.path, pr: head(105), holderOf: noHolder });
     const done = await checkoutPr({
       checkout: origin.checkout,
+      fallbackRemote: origin.bare,
       worktree: claimant.path,
       pr: head(105),
       holderOf: async (path) => (path === donor.path ? { sessionId: donor.id, rootBranch: donor.root, movable: true } : null),
@@ -111,17 +112,17 @@ describe('checking out a PR in a session worktree', () => {
     const holder = await session();
     const claimant = await session();
     origin.addPr(106);
-    await checkoutPr({ checkout: origin.checkout, worktree: holder.path, pr: head(106), holderOf: noHolder });
+    await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: holder.path, pr: head(106), holderOf: noHolder });
 
     const kept = await refusal(
-      checkoutPr({ checkout: origin.checkout, worktree: claimant.path, pr: head(106), holderOf: async () => ({ sessionId: holder.id, rootBranch: holder.root, movable: false }) }),
+      checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: claimant.path, pr: head(106), holderOf: async () => ({ sessionId: holder.id, rootBranch: holder.root, movable: false }) }),
     );
     expect(kept.code).toBe('BRANCH_CHECKED_OUT_ELSEWHERE');
     expect(kept.details).toMatchObject({ sessionId: holder.id, branch: 'feature/106' });
 
     await writeFile(join(holder.path, 'wip.txt'), 'wip\n');
     const dirty = await refusal(
-      checkoutPr({ checkout: origin.checkout, worktree: claimant.path, pr: head(106), holderOf: async () => ({ sessionId: holder.id, rootBranch: holder.root, movable: true }) }),
+      checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: claimant.path, pr: head(106), holderOf: async () => ({ sessionId: holder.id, rootBranch: holder.root, movable: true }) }),
     );
     expect(dirty.code).toBe('BRANCH_CHECKED_OUT_ELSEWHERE');
     expect(branchOf(holder.path)).toBe('feature/106');
@@ -133,9 +134,10 @@ describe('checking out a PR in a session worktree', () => {
     const claimant = await session();
     origin.addPr(107);
     origin.addPr(108);
-    await checkoutPr({ checkout: origin.checkout, worktree: donor.path, pr: head(107), holderOf: noHolder });
+    await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: donor.path, pr: head(107), holderOf: noHolder });
     const moved = await checkoutPr({
       checkout: origin.checkout,
+      fallbackRemote: origin.bare,
       worktree: claimant.path,
       pr: head(107),
       holderOf: async () => ({ sessionId: donor.id, rootBranch: donor.root, movable: true }),
@@ -144,7 +146,7 @@ describe('checking out a PR in a session worktree', () => {
     expect(branchOf(donor.path)).toBe('feature/107');
     expect(branchOf(claimant.path)).toBe(claimant.root);
 
-    const fresh = await checkoutPr({ checkout: origin.checkout, worktree: claimant.path, pr: head(108), holderOf: noHolder });
+    const fresh = await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: claimant.path, pr: head(108), holderOf: noHolder });
     expect(await fresh.undo()).toEqual([]);
     expect(branchOf(claimant.path)).toBe(claimant.root);
     expect(origin.git(origin.checkout, 'for-each-ref', 'refs/heads/feature/108')).toBe('');
@@ -153,13 +155,13 @@ describe('checking out a PR in a session worktree', () => {
   it('keeps a local branch that has commits the PR does not, instead of resetting it', async () => {
     const s = await session();
     origin.addPr(109);
-    await checkoutPr({ checkout: origin.checkout, worktree: s.path, pr: head(109), holderOf: noHolder });
+    await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: s.path, pr: head(109), holderOf: noHolder });
     await writeFile(join(s.path, 'local.txt'), 'local work\n');
     origin.git(s.path, 'add', 'local.txt');
     origin.git(s.path, 'commit', '-q', '-m', 'local work');
     const local = shaOf(s.path);
     origin.git(s.path, 'switch', '-q', s.root);
-    const back = await checkoutPr({ checkout: origin.checkout, worktree: s.path, pr: head(109), holderOf: noHolder });
+    const back = await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: s.path, pr: head(109), holderOf: noHolder });
     expect(back.branchChanged).toBe(true);
     expect(shaOf(s.path)).toBe(local);
   });

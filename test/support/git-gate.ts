@@ -18,6 +18,14 @@ export interface GitGate {
   hold(sub: 'add' | 'remove'): Promise<void>;
   /** resolves once a held command has been reached */
   reached(sub: 'add' | 'remove', timeoutMs?: number): Promise<void>;
+  /**
+   * The next `git <command>` runs, then waits (having exited with its real status pending) until
+   * `release(command)`: the caller sees git done only then. For acting between two steps of git work.
+   */
+  pauseAfter(command: string): Promise<void>;
+  /** resolves once a paused command has run */
+  paused(command: string, timeoutMs?: number): Promise<void>;
+  release(command: string): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -32,6 +40,18 @@ if [ "$1" = worktree ] && [ -e "${dir}/hold-$2" ]; then
   while kill -0 $PPID 2>/dev/null; do sleep 0.05; done
   exit 1
 fi
+if [ -e "${dir}/pause-$1" ]; then
+  rm -f "${dir}/pause-$1"
+  "${realGit}" "$@"
+  status=$?
+  touch "${dir}/paused-$1"
+  while [ ! -e "${dir}/release-$1" ]; do
+    kill -0 $PPID 2>/dev/null || exit 1
+    sleep 0.05
+  done
+  rm -f "${dir}/release-$1"
+  exit $status
+fi
 exec "${realGit}" "$@"
 `;
   await writeFile(join(dir, 'git'), script);
@@ -40,13 +60,18 @@ exec "${realGit}" "$@"
     dir,
     path: `${dir}${delimiter}${process.env.PATH ?? ''}`,
     hold: (sub) => writeFile(join(dir, `hold-${sub}`), ''),
-    async reached(sub, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!existsSync(join(dir, `reached-${sub}`))) {
-        if (Date.now() > deadline) throw new Error(`git worktree ${sub} was not reached within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    },
+    reached: (sub, timeoutMs = 15_000) => appears(join(dir, `reached-${sub}`), `git worktree ${sub}`, timeoutMs),
+    pauseAfter: (command) => writeFile(join(dir, `pause-${command}`), ''),
+    paused: (command, timeoutMs = 15_000) => appears(join(dir, `paused-${command}`), `git ${command}`, timeoutMs),
+    release: (command) => writeFile(join(dir, `release-${command}`), ''),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+async function appears(file: string, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${what} was not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }

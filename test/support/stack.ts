@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startApiServer, type ApiServer } from '../../api/server.js';
 import type { Job } from '../../core/domain.js';
 import { TERMINAL_JOB_STATES } from '../../core/domain.js';
@@ -128,12 +128,40 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** A git checkout whose origin is a GitHub URL (never fetched), with one commit on main. */
-export async function makeCheckout(originUrl = 'https://github.com/Acme/Widgets.git'): Promise<{ path: string; remove(): Promise<void> }> {
+/** PR numbers every checkout's origin serves `refs/pull/<n>/head` for (see makeCheckout). */
+export const CHECKOUT_PR_NUMBERS = 3000;
+const FAKE_REPO_URL = 'https://github.com/Acme/Widgets.git';
+
+/**
+ * A project checkout as a user has it: `main` with one commit, and `origin` named as GitHub
+ * (`originUrl`, what ao reads as the project's repoUrl) but fetched from a local bare repository
+ * through git's own `url.<base>.insteadOf` (for `originUrl` and for the fake's repository URL),
+ * which serves `refs/pull/<n>/head` for every n up to CHECKOUT_PR_NUMBERS (one PR commit off
+ * main), so a claim's checkout really fetches and switches. `originUrl` '' gives a checkout
+ * without a remote.
+ */
+export async function makeCheckout(originUrl = FAKE_REPO_URL): Promise<{ path: string; origin: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'ao-checkout-'));
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=ao-test', '-c', 'user.email=test@ao.invalid', ...args], { cwd: path, stdio: 'pipe' });
-  git('init', '-q', '-b', 'main');
-  git('commit', '-q', '--allow-empty', '-m', 'initial');
-  if (originUrl) git('remote', 'add', 'origin', originUrl);
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+  const origin = `${await mkdtemp(join(tmpdir(), 'ao-origin-'))}/origin.git`;
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=ao-test', '-c', 'user.email=test@ao.invalid', ...args], { cwd, stdio: 'pipe' }).toString().trim();
+  git(path, 'init', '-q', '-b', 'main');
+  git(path, 'commit', '-q', '--allow-empty', '-m', 'initial');
+  git(path, 'init', '-q', '--bare', '-b', 'main', origin);
+  for (const url of new Set([originUrl, FAKE_REPO_URL].filter(Boolean))) git(path, 'config', '--add', `url.${origin}.insteadOf`, url);
+  git(path, 'push', '-q', origin, 'main');
+  const pr = git(path, 'commit-tree', '-p', 'HEAD', '-m', 'the PR', git(path, 'rev-parse', 'HEAD^{tree}'));
+  git(path, 'push', '-q', origin, `${pr}:refs/pull/1/head`);
+  const refs = Array.from({ length: CHECKOUT_PR_NUMBERS }, (_, k) => `refs/pull/${k + 1}/head`).sort();
+  await writeFile(join(origin, 'packed-refs'), `# pack-refs with: peeled fully-peeled sorted \n${refs.map((r) => `${pr} ${r}\n`).join('')}`);
+  await rm(join(origin, 'refs', 'pull'), { recursive: true, force: true });
+  if (originUrl) git(path, 'remote', 'add', 'origin', originUrl);
+  return {
+    path,
+    origin,
+    remove: async () => {
+      await rm(path, { recursive: true, force: true });
+      await rm(dirname(origin), { recursive: true, force: true });
+    },
+  };
 }

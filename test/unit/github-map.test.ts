@@ -194,6 +194,7 @@ describe('snapshot', () => {
     baseRefName: 'main',
     baseRefOid: 'base1',
     isCrossRepository: true,
+    maintainerCanModify: false,
     headRepository: { nameWithOwner: 'Fork/Widgets' },
     mergeable: 'MERGEABLE',
     mergeStateStatus: 'CLEAN',

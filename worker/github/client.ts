@@ -32,6 +32,8 @@ export interface FetchOptions {
 
 export interface FetchResult {
   snapshot: PrSnapshot;
+  /** whether the fork's maintainers let the base repository's maintainers push to the head branch */
+  maintainerCanModify: boolean;
   /** GraphQL requests this fetch made: 1, plus one per overflowing page, plus 1 for an UNKNOWN mergeability */
   requests: number;
   /** points spent by this fetch (summed), and the budget left after its last answer */
@@ -165,7 +167,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         }
       }
 
-      return { snapshot: toSnapshot({ pr: facts, contexts, threads: fullThreads, observedAt, ref }), requests, rateLimit };
+      const snapshot = toSnapshot({ pr: facts, contexts, threads: fullThreads, observedAt, ref });
+      return { snapshot, maintainerCanModify: pr.maintainerCanModify, requests, rateLimit };
     },
   };
 }

@@ -40,7 +40,7 @@ query ClaimPullRequest($owner: String!, $name: String!, $number: Int!) {
   repository(owner: $owner, name: $name) {
     pullRequest(number: $number) {
       id number url title state isDraft merged closed createdAt updatedAt mergedAt closedAt
-      headRefName headRefOid baseRefName baseRefOid isCrossRepository
+      headRefName headRefOid baseRefName baseRefOid isCrossRepository maintainerCanModify
       headRepository { nameWithOwner }
       mergeable mergeStateStatus reviewDecision additions deletions changedFiles
       author { __typename login }

@@ -87,6 +87,7 @@ export const PullRequest = z.object({
   baseRefName: z.string(),
   baseRefOid: z.string(),
   isCrossRepository: z.boolean(),
+  maintainerCanModify: z.boolean(),
   headRepository: z.object({ nameWithOwner: z.string() }).nullable(),
   mergeable: z.string(),
   mergeStateStatus: z.string(),

@@ -45,7 +45,8 @@ export async function inspectCheckout(path: string): Promise<Checkout> {
       topLevel: root,
     });
   }
-  const originUrl = await git(root, ['remote', 'get-url', 'origin']).catch(() => null);
+  // as configured, not as url.<base>.insteadOf rewrites it for fetching (a mirror, a local copy)
+  const originUrl = await git(root, ['config', '--get', 'remote.origin.url']).catch(() => null);
   return { root, originUrl: originUrl || null, defaultBranch: await defaultBranchOf(root) };
 }
 

@@ -70,15 +70,25 @@ export async function checkoutPr(opts: {
   /** the claimant's worktree */
   worktree: string;
   pr: PrHead;
+  /** where the PR's refs are fetched from when the checkout has no `origin` remote (the project's repository URL) */
+  fallbackRemote: string;
   holderOf(path: string): Promise<WorktreeHolder | null>;
+  /**
+   * Runs the part that changes the repository (branches, config, switches). Callers serialise it
+   * per checkout: git takes repository-wide locks there. Reads and the fetch (into a ref of its
+   * own) run outside it.
+   */
+  exclusive?: <T>(work: () => Promise<T>) => Promise<T>;
 }): Promise<PrCheckout> {
+  const exclusive = opts.exclusive ?? (<T>(work: () => Promise<T>) => work());
   const worktree = resolve(opts.worktree);
   const branch = localBranchFor(opts.pr);
   const pushTarget = pushTargetFor(opts.pr);
   await refuseDirty(worktree);
 
   const fetched = fetchedRefFor(opts.pr);
-  await fetchPrHead(opts.checkout, opts.pr.number, fetched);
+  const remote = (await gitSucceeds(opts.checkout, ['remote', 'get-url', 'origin'])) ? 'origin' : opts.fallbackRemote;
+  await fetchPrHead(opts.checkout, remote, opts.pr.number, fetched);
   const previous = (await currentBranch(worktree)) || (await git(worktree, ['rev-parse', 'HEAD']));
   if (previous === branch) {
     // already there: catch up with the PR when that loses nothing
@@ -86,39 +96,43 @@ export async function checkoutPr(opts: {
     return { branch, branchChanged: false, pushTarget, donorMoved: null, undo: async () => [] };
   }
 
-  const holderPath = (await listWorktrees(opts.checkout)).find((w) => w.branch === branch && resolve(w.path) !== worktree)?.path;
-  let donorMoved: { sessionId: string; branch: string; path: string } | null = null;
-  if (holderPath) {
-    const holder = await opts.holderOf(resolve(holderPath));
-    const elsewhere = (why: string) =>
-      new AoError('BRANCH_CHECKED_OUT_ELSEWHERE', `branch ${branch} is checked out in ${holderPath}${why}`, {
-        branch,
-        worktree: holderPath,
-        ...(holder ? { sessionId: holder.sessionId } : {}),
-      });
-    if (!holder) throw elsewhere(', which is not an ao session');
-    if (!holder.movable) throw elsewhere(` (session ${holder.sessionId}, which keeps it)`);
-    if (await isDirty(holderPath)) throw elsewhere(` (session ${holder.sessionId}, which has uncommitted changes)`);
-    await switchTo(holderPath, holder.rootBranch, { create: true });
-    donorMoved = { sessionId: holder.sessionId, branch: holder.rootBranch, path: holderPath };
-  }
+  const { donorMoved, existed } = await exclusive(async () => {
+    const holderPath = (await listWorktrees(opts.checkout)).find((w) => w.branch === branch && resolve(w.path) !== worktree)?.path;
+    let donorMoved: { sessionId: string; branch: string; path: string } | null = null;
+    if (holderPath) {
+      const holder = await opts.holderOf(resolve(holderPath));
+      const elsewhere = (why: string) =>
+        new AoError('BRANCH_CHECKED_OUT_ELSEWHERE', `branch ${branch} is checked out in ${holderPath}${why}`, {
+          branch,
+          worktree: holderPath,
+          ...(holder ? { sessionId: holder.sessionId } : {}),
+        });
+      if (!holder) throw elsewhere(', which is not an ao session');
+      if (!holder.movable) throw elsewhere(` (session ${holder.sessionId}, which keeps it)`);
+      if (await isDirty(holderPath)) throw elsewhere(` (session ${holder.sessionId}, which has uncommitted changes)`);
+      await switchTo(holderPath, holder.rootBranch, { create: true });
+      donorMoved = { sessionId: holder.sessionId, branch: holder.rootBranch, path: holderPath };
+    }
 
-  const existed = await gitSucceeds(opts.checkout, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`]);
-  try {
-    if (!existed) {
-      await git(opts.checkout, ['branch', '--no-track', branch, fetched]);
-    } else if (await gitSucceeds(opts.checkout, ['merge-base', '--is-ancestor', `refs/heads/${branch}`, fetched])) {
-      await git(opts.checkout, ['branch', '--force', '--no-track', branch, fetched]);
+    const existed = await gitSucceeds(opts.checkout, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`]);
+    try {
+      if (!existed) {
+        await git(opts.checkout, ['branch', '--no-track', branch, fetched]);
+      } else if (await gitSucceeds(opts.checkout, ['merge-base', '--is-ancestor', `refs/heads/${branch}`, fetched])) {
+        await git(opts.checkout, ['branch', '--force', '--no-track', branch, fetched]);
+      }
+      if (!opts.pr.isCrossRepository && remote === 'origin') {
+        // `git push` and `git status` in the worktree then speak of the PR's branch on origin
+        await git(opts.checkout, ['config', `branch.${branch}.remote`, 'origin']);
+        await git(opts.checkout, ['config', `branch.${branch}.merge`, `refs/heads/${opts.pr.headBranch}`]);
+      }
+      await git(worktree, ['switch', '--quiet', branch]);
+    } catch (err) {
+      if (donorMoved) await switchTo(donorMoved.path, branch).catch(() => {});
+      throw workspaceFailed(err, `could not check out ${branch} in ${worktree}`);
     }
-    if (!opts.pr.isCrossRepository) {
-      await git(opts.checkout, ['config', `branch.${branch}.remote`, 'origin']);
-      await git(opts.checkout, ['config', `branch.${branch}.merge`, `refs/heads/${opts.pr.headBranch}`]);
-    }
-    await switchTo(worktree, branch);
-  } catch (err) {
-    if (donorMoved) await switchTo(donorMoved.path, branch).catch(() => {});
-    throw workspaceFailed(err, `could not check out ${branch} in ${worktree}`);
-  }
+    return { donorMoved, existed };
+  });
 
   return {
     branch,
@@ -158,11 +172,14 @@ async function refuseDirty(path: string): Promise<void> {
   }
 }
 
-async function fetchPrHead(checkout: string, number: number, ref: string): Promise<void> {
+async function fetchPrHead(checkout: string, remote: string, number: number, ref: string): Promise<void> {
   try {
-    await git(checkout, ['fetch', '--no-tags', '--quiet', 'origin', `+refs/pull/${number}/head:${ref}`], { timeoutMs: 120_000 });
+    // no FETCH_HEAD: claims of one project fetch side by side, and that file is shared
+    await git(checkout, ['fetch', '--no-tags', '--no-write-fetch-head', '--quiet', remote, `+refs/pull/${number}/head:${ref}`], {
+      timeoutMs: 120_000,
+    });
   } catch (err) {
-    throw workspaceFailed(err, `could not fetch refs/pull/${number}/head from the project's origin`);
+    throw workspaceFailed(err, `could not fetch refs/pull/${number}/head from ${remote === 'origin' ? "the project's origin" : remote}`);
   }
 }
 
