@@ -32,6 +32,7 @@ import {
   type SweepSession,
   type Workload,
 } from './lib/data.js';
+import { makeBenchCheckout } from './lib/workspace.js';
 import {
   runAutocannon,
   runE2eClosed,
@@ -180,8 +181,6 @@ const runId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6
 const database = `ao_bench_${runId}`;
 const prefixBase = `aobench-${runId}`;
 const work = mkdtempSync(join(tmpdir(), 'ao-bench-'));
-const workspace = join(work, 'workspace');
-mkdirSync(workspace);
 cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
 
 function git(args: string[]): string {
@@ -241,8 +240,13 @@ try {
   cleanups.push(() => db.end({ timeout: 2 }));
   cleanups.push(() => admin.end({ timeout: 2 }));
   const template = snapshotTemplate(github.snapshot);
-  await seed(db, e2eWorkload, workspace, template);
-  const sweepSessions: SweepSession[] = S.phases.has('sweep') ? await seedSweep(db, S.sweepSizes, workspace, template) : [];
+  const checkout = await makeBenchCheckout(join(work, 'repo'), `https://github.com/${OWNER}/${REPO}`, numbers);
+  await seed(db, e2eWorkload, checkout, template);
+  const sweepSessions: SweepSession[] = S.phases.has('sweep') ? await seedSweep(db, S.sweepSizes, checkout, template) : [];
+  await checkout.addWorktrees([
+    ...Array.from({ length: S.workload.sessions }, (_, k) => `bench-${k + 1}`),
+    ...sweepSessions.map((s) => s.sessionId),
+  ]);
   say(`seeded ${S.workload.sessions} sessions, ${S.workload.takeover} owned PRs${sweepSessions.length ? `, sweep sessions of ${S.sweepSizes.join('/')} PRs` : ''}`);
 
   const meter = new Meter(admin, database, redis);
@@ -272,11 +276,11 @@ try {
     return {
       async warm() {
         if (!warmup) return;
-        if (reset) await resetRun(db, e2eWorkload);
+        if (reset) await resetRun(db, e2eWorkload, checkout);
         await warmup();
       },
       async runOnce(r) {
-        if (reset) await resetRun(db, e2eWorkload);
+        if (reset) await resetRun(db, e2eWorkload, checkout);
         let begun = false;
         const begin = async () => {
           begun = true;

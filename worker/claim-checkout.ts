@@ -42,6 +42,7 @@ export async function checkOutForClaim(
     pr: {
       number: snapshot.number,
       headBranch: snapshot.headBranch,
+      headSha: snapshot.headSha,
       headRepository: snapshot.headRepository,
       isCrossRepository: snapshot.isCrossRepository,
       maintainerCanModify: fetched.maintainerCanModify,

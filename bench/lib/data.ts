@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import type { PrSnapshot } from '../../core/domain.js';
+import type { BenchCheckout } from './workspace.js';
 
 /**
  * The bench's data and its claim workload, shared by every driver (pgbench, Node, end to end) so
@@ -88,11 +89,11 @@ export function snapshotTemplate(snapshot: PrSnapshot): string {
   return JSON.stringify(snapshot);
 }
 
-export async function seed(db: postgres.Sql, w: Workload, workspace: string, template: string): Promise<void> {
+export async function seed(db: postgres.Sql, w: Workload, checkout: BenchCheckout, template: string): Promise<void> {
   await db`insert into ao.projects (id, path, repo_url, default_branch, session_seq)
-    values (${PROJECT}, ${workspace}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${w.sessions})`;
+    values (${PROJECT}, ${checkout.path}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${w.sessions})`;
   await db`insert into ao.sessions (id, project_id, num, kind, state, branch, workspace_path, host)
-    select 'bench-' || n, ${PROJECT}, n, 'worker', 'active', 'ao/bench-' || n || '/root', ${workspace}, ${BENCH_HOST}
+    select 'bench-' || n, ${PROJECT}, n, 'worker', 'active', 'ao/bench-' || n || '/root', ${checkout.worktreeOf('bench-')} || n, ${BENCH_HOST}
     from generate_series(1, ${w.sessions}::integer) n`;
   const { text } = nodeClaimStatement();
   const order = nodeClaimStatement().params;
@@ -108,7 +109,8 @@ export async function seed(db: postgres.Sql, w: Workload, workspace: string, tem
   await db`analyze`;
 }
 
-export async function resetRun(db: postgres.Sql, w: Workload): Promise<void> {
+export async function resetRun(db: postgres.Sql, w: Workload, checkout: BenchCheckout): Promise<void> {
+  await checkout.resetWorktrees(db);
   await db`delete from ao.pull_requests where project_id = ${PROJECT} and number > ${w.takeover}`;
   await db`update ao.pull_requests p set session_id = 'bench-' || ((p.number - 1) % ${w.sessions}::integer + 1)
     where p.project_id = ${PROJECT} and p.number <= ${w.takeover}
@@ -136,16 +138,16 @@ export interface SweepSession {
  * through ao.claim_pr) and size-1 filler PRs of Acme/Ballast with the same shape (2 checks, 1
  * review thread with 1 comment), inserted in bulk.
  */
-export async function seedSweep(db: postgres.Sql, sizes: number[], workspace: string, template: string): Promise<SweepSession[]> {
+export async function seedSweep(db: postgres.Sql, sizes: number[], checkout: BenchCheckout, template: string): Promise<SweepSession[]> {
   await db`insert into ao.projects (id, path, repo_url, default_branch, session_seq)
-    values ('sweep', ${workspace}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${sizes.length})`;
+    values ('sweep', ${checkout.path}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${sizes.length})`;
   const sessions: SweepSession[] = [];
   for (const [k, size] of sizes.entries()) {
     const sessionId = `sweep-${k + 1}`;
     const pr = SWEEP_BASE + k;
     sessions.push({ size, sessionId, pr });
     await db`insert into ao.sessions (id, project_id, num, kind, state, branch, workspace_path, host)
-      values (${sessionId}, 'sweep', ${k + 1}, 'worker', 'active', ${`ao/${sessionId}/root`}, ${workspace}, ${BENCH_HOST})`;
+      values (${sessionId}, 'sweep', ${k + 1}, 'worker', 'active', ${`ao/${sessionId}/root`}, ${checkout.worktreeOf(sessionId)}, ${BENCH_HOST})`;
     await db`select ao.claim_pr(null, null, ${sessionId}, true,
       ${template}::text::jsonb || jsonb_build_object('number', ${pr}::integer, 'headBranch', 'feature/' || ${pr}::integer,
         'observedAt', ao.iso_us(clock_timestamp())))`;

@@ -28,6 +28,7 @@ async function session(): Promise<{ id: string; path: string; root: string }> {
 const head = (number: number, over: Partial<PrHead> = {}): PrHead => ({
   number,
   headBranch: `feature/${number}`,
+  headSha: '',
   headRepository: 'Acme/Widgets',
   isCrossRepository: false,
   maintainerCanModify: false,
@@ -57,6 +58,25 @@ describe('checking out a PR in a session worktree', () => {
     expect(shaOf(s.path)).toBe(sha);
     expect(origin.git(s.path, 'config', 'branch.feature/101.remote')).toBe('origin');
     expect(origin.git(s.path, 'config', 'branch.feature/101.merge')).toBe('refs/heads/feature/101');
+  });
+
+  it("takes the snapshot's head commit without fetching when the checkout already has it", async () => {
+    const first = await session();
+    const sha = origin.addPr(110);
+    await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: first.path, pr: head(110), holderOf: noHolder });
+    origin.git(first.path, 'switch', '-q', first.root);
+    const second = await session();
+    origin.git(origin.checkout, 'remote', 'set-url', 'origin', '/nonexistent/origin.git');
+    try {
+      const done = await checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: second.path, pr: head(110, { headSha: sha }), holderOf: noHolder });
+      expect(done.branchChanged).toBe(true);
+      expect(shaOf(second.path)).toBe(sha);
+      // and an unknown commit is fetched, which now fails: the origin is gone
+      const err = await refusal(checkoutPr({ checkout: origin.checkout, fallbackRemote: origin.bare, worktree: first.path, pr: head(111, { headSha: 'f'.repeat(40) }), holderOf: noHolder }));
+      expect(err.code).toBe('WORKSPACE_FAILED');
+    } finally {
+      origin.git(origin.checkout, 'remote', 'set-url', 'origin', origin.bare);
+    }
   });
 
   it('says branchChanged=false when the worktree is already on the PR', async () => {

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { AoError } from '../../core/errors.js';
 import { git, GitError, gitSucceeds } from './git.js';
-import { currentBranch, isDirty, listWorktrees } from './worktree.js';
 
 /** What GitHub says about a PR's head: enough to check it out and to know where it may be pushed. */
 export interface PrHead {
   number: number;
   headBranch: string;
+  /** the head commit GitHub answered with: when it is already in the checkout, nothing is fetched */
+  headSha: string;
   /** owner/name of the head repository; "" when the fork was deleted */
   headRepository: string;
   isCrossRepository: boolean;
@@ -74,9 +75,8 @@ export async function checkoutPr(opts: {
   fallbackRemote: string;
   holderOf(path: string): Promise<WorktreeHolder | null>;
   /**
-   * Runs the part that changes the repository (branches, config, switches). Callers serialise it
-   * per checkout: git takes repository-wide locks there. Reads and the fetch (into a ref of its
-   * own) run outside it.
+   * Runs what takes a repository-wide lock (`git config`). Callers serialise it per checkout;
+   * everything else touches refs or worktrees of its own and runs side by side.
    */
   exclusive?: <T>(work: () => Promise<T>) => Promise<T>;
 }): Promise<PrCheckout> {
@@ -84,56 +84,50 @@ export async function checkoutPr(opts: {
   const worktree = resolve(opts.worktree);
   const branch = localBranchFor(opts.pr);
   const pushTarget = pushTargetFor(opts.pr);
-  await refuseDirty(worktree);
-
-  const fetched = fetchedRefFor(opts.pr);
-  const remote = (await gitSucceeds(opts.checkout, ['remote', 'get-url', 'origin'])) ? 'origin' : opts.fallbackRemote;
-  await fetchPrHead(opts.checkout, remote, opts.pr.number, fetched);
-  const previous = (await currentBranch(worktree)) || (await git(worktree, ['rev-parse', 'HEAD']));
-  if (previous === branch) {
+  // Every git process costs a fork of the worker: the common paths take as few as they can
+  // (a first claim: status, fetch, switch, config).
+  const { dirty, head } = await worktreeState(worktree);
+  if (dirty) {
+    throw new AoError('WORKSPACE_DIRTY', `the workspace ${worktree} has uncommitted changes; commit or stash them, then claim again`, { path: worktree });
+  }
+  // the snapshot's own head commit when the checkout has it (a takeover, a re-claim): no fetch
+  const known = /^[0-9a-f]{40}$/.test(opts.pr.headSha) && (await gitSucceeds(opts.checkout, ['cat-file', '-e', `${opts.pr.headSha}^{commit}`]));
+  const fetched = known ? opts.pr.headSha : fetchedRefFor(opts.pr);
+  const remote = known ? null : await fetchPrHead(opts.checkout, opts.fallbackRemote, opts.pr.number, fetched);
+  if (head === branch) {
     // already there: catch up with the PR when that loses nothing
     await gitSucceeds(worktree, ['merge', '--ff-only', '--quiet', fetched]);
     return { branch, branchChanged: false, pushTarget, donorMoved: null, undo: async () => [] };
   }
+  const previous = head ?? (await git(worktree, ['rev-parse', 'HEAD']));
 
-  const { donorMoved, existed } = await exclusive(async () => {
-    const holderPath = (await listWorktrees(opts.checkout)).find((w) => w.branch === branch && resolve(w.path) !== worktree)?.path;
-    let donorMoved: { sessionId: string; branch: string; path: string } | null = null;
+  // a new branch at the PR's head, made and checked out in one step
+  const creating = await trySwitch(worktree, ['--no-track', '--create', branch, fetched]);
+  let donorMoved: { sessionId: string; branch: string; path: string } | null = null;
+  const created = creating === true;
+  if (creating !== true) {
+    if (!/already exists/.test(creating)) throw workspaceFailed(creating, `could not check out ${branch} in ${worktree}`);
+    let switched = await trySwitch(worktree, [branch]);
+    const holderPath = switched === true ? null : heldAt(switched);
     if (holderPath) {
-      const holder = await opts.holderOf(resolve(holderPath));
-      const elsewhere = (why: string) =>
-        new AoError('BRANCH_CHECKED_OUT_ELSEWHERE', `branch ${branch} is checked out in ${holderPath}${why}`, {
-          branch,
-          worktree: holderPath,
-          ...(holder ? { sessionId: holder.sessionId } : {}),
-        });
-      if (!holder) throw elsewhere(', which is not an ao session');
-      if (!holder.movable) throw elsewhere(` (session ${holder.sessionId}, which keeps it)`);
-      if (await isDirty(holderPath)) throw elsewhere(` (session ${holder.sessionId}, which has uncommitted changes)`);
-      await switchTo(holderPath, holder.rootBranch, { create: true });
-      donorMoved = { sessionId: holder.sessionId, branch: holder.rootBranch, path: holderPath };
+      donorMoved = await freeBranch(opts, branch, holderPath);
+      switched = await trySwitch(worktree, [branch]);
     }
-
-    const existed = await gitSucceeds(opts.checkout, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`]);
-    try {
-      if (!existed) {
-        await git(opts.checkout, ['branch', '--no-track', branch, fetched]);
-      } else if (await gitSucceeds(opts.checkout, ['merge-base', '--is-ancestor', `refs/heads/${branch}`, fetched])) {
-        await git(opts.checkout, ['branch', '--force', '--no-track', branch, fetched]);
-      }
-      if (!opts.pr.isCrossRepository && remote === 'origin') {
-        // `git push` and `git status` in the worktree then speak of the PR's branch on origin
-        await git(opts.checkout, ['config', `branch.${branch}.remote`, 'origin']);
-        await git(opts.checkout, ['config', `branch.${branch}.merge`, `refs/heads/${opts.pr.headBranch}`]);
-      }
-      await git(worktree, ['switch', '--quiet', branch]);
-    } catch (err) {
-      if (donorMoved) await switchTo(donorMoved.path, branch).catch(() => {});
-      throw workspaceFailed(err, `could not check out ${branch} in ${worktree}`);
+    if (switched !== true) {
+      if (donorMoved) await git(donorMoved.path, ['switch', '--quiet', branch]).catch(() => {});
+      throw workspaceFailed(switched, `could not check out ${branch} in ${worktree}`);
     }
-    return { donorMoved, existed };
-  });
-
+    // an existing branch catches up with the PR when that loses nothing; diverged, it is kept
+    await gitSucceeds(worktree, ['merge', '--ff-only', '--quiet', fetched]);
+  }
+  const viaOrigin = async () => remote === 'origin' || (remote === null && (await gitSucceeds(opts.checkout, ['remote', 'get-url', 'origin'])));
+  if (created && !opts.pr.isCrossRepository && (await viaOrigin())) {
+    // `git push` and `git status` in the worktree then speak of the PR's branch on origin
+    await exclusive(async () => {
+      await git(opts.checkout, ['config', `branch.${branch}.remote`, 'origin']);
+      await git(opts.checkout, ['config', `branch.${branch}.merge`, `refs/heads/${opts.pr.headBranch}`]);
+    });
+  }
   return {
     branch,
     branchChanged: true,
@@ -152,7 +146,7 @@ export async function checkoutPr(opts: {
       if (donorMoved) {
         const { path } = donorMoved;
         await attempt(`put ${path} back on ${branch}`, () => switchTo(path, branch));
-      } else if (!existed) {
+      } else if (created) {
         await attempt(`delete the branch ${branch} made for the claim`, () => git(opts.checkout, ['branch', '-D', branch]));
       }
       return problems;
@@ -160,26 +154,77 @@ export async function checkoutPr(opts: {
   };
 }
 
-async function refuseDirty(path: string): Promise<void> {
-  let dirty: boolean;
+/** Whether the worktree has uncommitted changes, and the branch it is on (null: detached), in one git process. */
+async function worktreeState(path: string): Promise<{ dirty: boolean; head: string | null }> {
+  let out: string;
   try {
-    dirty = await isDirty(path);
+    out = await git(path, ['status', '--porcelain=v2', '--branch', '--untracked-files=normal']);
   } catch (err) {
     throw workspaceFailed(err, `the workspace ${path} is not a usable git worktree`);
   }
-  if (dirty) {
-    throw new AoError('WORKSPACE_DIRTY', `the workspace ${path} has uncommitted changes; commit or stash them, then claim again`, { path });
+  const lines = out.split('\n').filter(Boolean);
+  const head = /^# branch\.head (.+)$/m.exec(out)?.[1];
+  return { dirty: lines.some((l) => !l.startsWith('#')), head: head && head !== '(detached)' ? head : null };
+}
+
+/** `git switch …`: true, or git's complaint. */
+async function trySwitch(worktree: string, args: string[]): Promise<true | string> {
+  try {
+    await git(worktree, ['switch', '--quiet', ...args]);
+    return true;
+  } catch (err) {
+    if (err instanceof GitError) return err.stderr;
+    throw err;
   }
 }
 
-async function fetchPrHead(checkout: string, remote: string, number: number, ref: string): Promise<void> {
-  try {
-    // no FETCH_HEAD: claims of one project fetch side by side, and that file is shared
-    await git(checkout, ['fetch', '--no-tags', '--no-write-fetch-head', '--quiet', remote, `+refs/pull/${number}/head:${ref}`], {
-      timeoutMs: 120_000,
+/** The worktree git names when it refuses a branch that is checked out elsewhere. */
+function heldAt(stderr: string): string | null {
+  return /already (?:checked out|used by worktree) at '(.+?)'/.exec(stderr)?.[1] ?? null;
+}
+
+/** The branch is checked out in another worktree: moves that one back to its root branch when it may go. */
+async function freeBranch(
+  opts: { holderOf(path: string): Promise<WorktreeHolder | null> },
+  branch: string,
+  holderPath: string,
+): Promise<{ sessionId: string; branch: string; path: string }> {
+  const holder = await opts.holderOf(resolve(holderPath));
+  const elsewhere = (why: string) =>
+    new AoError('BRANCH_CHECKED_OUT_ELSEWHERE', `branch ${branch} is checked out in ${holderPath}${why}`, {
+      branch,
+      worktree: holderPath,
+      ...(holder ? { sessionId: holder.sessionId } : {}),
     });
+  if (!holder) throw elsewhere(', which is not an ao session');
+  if (!holder.movable) throw elsewhere(` (session ${holder.sessionId}, which keeps it)`);
+  if ((await worktreeState(holderPath)).dirty) throw elsewhere(` (session ${holder.sessionId}, which has uncommitted changes)`);
+  await switchTo(holderPath, holder.rootBranch, { create: true });
+  return { sessionId: holder.sessionId, branch: holder.rootBranch, path: holderPath };
+}
+
+/**
+ * Fetches the PR's head into its private ref, from origin, or from `fallback` when the checkout
+ * has no origin remote; returns which it used. FETCH_HEAD is not written: claims of one project
+ * fetch side by side, and that file is shared.
+ */
+async function fetchPrHead(checkout: string, fallback: string, number: number, ref: string): Promise<string> {
+  const refspec = `+refs/pull/${number}/head:${ref}`;
+  const fetchFrom = (remote: string) =>
+    git(checkout, ['fetch', '--no-tags', '--no-write-fetch-head', '--quiet', remote, refspec], { timeoutMs: 120_000 });
+  try {
+    await fetchFrom('origin');
+    return 'origin';
   } catch (err) {
-    throw workspaceFailed(err, `could not fetch refs/pull/${number}/head from ${remote === 'origin' ? "the project's origin" : remote}`);
+    if (!(err instanceof GitError && /'origin' does not appear to be a git repository/.test(err.stderr))) {
+      throw workspaceFailed(err, `could not fetch refs/pull/${number}/head from the project's origin`);
+    }
+  }
+  try {
+    await fetchFrom(fallback);
+    return fallback;
+  } catch (err) {
+    throw workspaceFailed(err, `could not fetch refs/pull/${number}/head from ${fallback} (the checkout has no origin remote)`);
   }
 }
 
@@ -196,6 +241,6 @@ async function switchTo(path: string, target: string, options: { create?: boolea
 
 function workspaceFailed(err: unknown, message: string): AoError {
   if (err instanceof AoError) return err;
-  const stderr = err instanceof GitError ? err.stderr.trim() : err instanceof Error ? err.message : String(err);
+  const stderr = typeof err === 'string' ? err.trim() : err instanceof GitError ? err.stderr.trim() : err instanceof Error ? err.message : String(err);
   return new AoError('WORKSPACE_FAILED', `${message}: ${stderr}`, { stderr });
 }
