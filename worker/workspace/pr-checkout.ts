@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { AoError } from '../../core/errors.js';
-import { git, GitError, gitSucceeds } from './git.js';
+import { git, GitError, gitScript, gitSucceeds } from './git.js';
 
 /** What GitHub says about a PR's head: enough to check it out and to know where it may be pushed. */
 export interface PrHead {
@@ -90,10 +90,7 @@ export async function checkoutPr(opts: {
   if (dirty) {
     throw new AoError('WORKSPACE_DIRTY', `the workspace ${worktree} has uncommitted changes; commit or stash them, then claim again`, { path: worktree });
   }
-  // the snapshot's own head commit when the checkout has it (a takeover, a re-claim): no fetch
-  const known = /^[0-9a-f]{40}$/.test(opts.pr.headSha) && (await gitSucceeds(opts.checkout, ['cat-file', '-e', `${opts.pr.headSha}^{commit}`]));
-  const fetched = known ? opts.pr.headSha : fetchedRefFor(opts.pr);
-  const remote = known ? null : await fetchPrHead(opts.checkout, opts.fallbackRemote, opts.pr.number, fetched);
+  const { startPoint: fetched, source } = await fetchPrHead(opts.checkout, opts.fallbackRemote, opts.pr);
   if (head === branch) {
     // already there: catch up with the PR when that loses nothing
     await gitSucceeds(worktree, ['merge', '--ff-only', '--quiet', fetched]);
@@ -120,13 +117,15 @@ export async function checkoutPr(opts: {
     // an existing branch catches up with the PR when that loses nothing; diverged, it is kept
     await gitSucceeds(worktree, ['merge', '--ff-only', '--quiet', fetched]);
   }
-  const viaOrigin = async () => remote === 'origin' || (remote === null && (await gitSucceeds(opts.checkout, ['remote', 'get-url', 'origin'])));
-  if (created && !opts.pr.isCrossRepository && (await viaOrigin())) {
+  if (created && !opts.pr.isCrossRepository && source !== 'fallback') {
     // `git push` and `git status` in the worktree then speak of the PR's branch on origin
-    await exclusive(async () => {
-      await git(opts.checkout, ['config', `branch.${branch}.remote`, 'origin']);
-      await git(opts.checkout, ['config', `branch.${branch}.merge`, `refs/heads/${opts.pr.headBranch}`]);
-    });
+    await exclusive(() =>
+      gitScript(opts.checkout, 'git remote get-url origin >/dev/null 2>&1 || exit 0; git config "$1" origin && git config "$2" "$3"', [
+        `branch.${branch}.remote`,
+        `branch.${branch}.merge`,
+        `refs/heads/${opts.pr.headBranch}`,
+      ]),
+    );
   }
   return {
     branch,
@@ -204,28 +203,29 @@ async function freeBranch(
 }
 
 /**
- * Fetches the PR's head into its private ref, from origin, or from `fallback` when the checkout
- * has no origin remote; returns which it used. FETCH_HEAD is not written: claims of one project
- * fetch side by side, and that file is shared.
+ * Where the PR's head is, in the checkout: the snapshot's own head commit when the checkout already
+ * has it (a takeover, a re-claim: nothing is fetched), else `refs/pull/<n>/head` fetched into the
+ * PR's private ref from origin, or from `fallback` when the checkout has no origin remote. One
+ * process for Node. FETCH_HEAD is not written: claims of one project fetch side by side, and that
+ * file is shared.
  */
-async function fetchPrHead(checkout: string, fallback: string, number: number, ref: string): Promise<string> {
-  const refspec = `+refs/pull/${number}/head:${ref}`;
-  const fetchFrom = (remote: string) =>
-    git(checkout, ['fetch', '--no-tags', '--no-write-fetch-head', '--quiet', remote, refspec], { timeoutMs: 120_000 });
+async function fetchPrHead(checkout: string, fallback: string, pr: PrHead): Promise<{ startPoint: string; source: 'local' | 'origin' | 'fallback' }> {
+  const ref = fetchedRefFor(pr);
+  const sha = /^[0-9a-f]{40}$/.test(pr.headSha) ? pr.headSha : '';
+  const script = [
+    'if [ -n "$1" ] && git cat-file -e "$1^{commit}" 2>/dev/null; then echo local; exit 0; fi',
+    'if git remote get-url origin >/dev/null 2>&1; then from=origin; else from="$3"; fi',
+    'git fetch --no-tags --no-write-fetch-head --quiet "$from" "+refs/pull/$4/head:$2" || exit $?',
+    '[ "$from" = origin ] && echo origin || echo fallback',
+  ].join('\n');
+  let out: string;
   try {
-    await fetchFrom('origin');
-    return 'origin';
+    out = await gitScript(checkout, script, [sha, ref, fallback, String(pr.number)], { timeoutMs: 120_000 });
   } catch (err) {
-    if (!(err instanceof GitError && /'origin' does not appear to be a git repository/.test(err.stderr))) {
-      throw workspaceFailed(err, `could not fetch refs/pull/${number}/head from the project's origin`);
-    }
+    throw workspaceFailed(err, `could not fetch refs/pull/${pr.number}/head from the project's origin (or ${fallback} when it has none)`);
   }
-  try {
-    await fetchFrom(fallback);
-    return fallback;
-  } catch (err) {
-    throw workspaceFailed(err, `could not fetch refs/pull/${number}/head from ${fallback} (the checkout has no origin remote)`);
-  }
+  const source = out === 'local' ? 'local' : out === 'origin' ? 'origin' : 'fallback';
+  return { startPoint: source === 'local' ? sha : ref, source };
 }
 
 /** Switches a worktree to a branch (or, for a commit id, detaches there); `create` makes a missing branch at HEAD. */
