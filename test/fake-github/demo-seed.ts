@@ -31,4 +31,13 @@ export function seedDemo(github: FakeGitHub): void {
     title: 'Many review threads',
     reviewThreads: Array.from({ length: 130 }, (_, i) => ({ path: `src/file${i}.ts`, line: i + 1, comments: [{ body: `nit ${i}`, author: { login: 'linter-bot', type: 'Bot' as const } }] })),
   });
+  // a fork's PR: its commits are on no branch of acme/widgets, only under refs/pull/6/head
+  github.addPullRequest('acme', 'widgets', {
+    number: 6,
+    title: 'Fix the widget docs (from a fork)',
+    isCrossRepository: true,
+    headRefName: 'main',
+    headRepository: { owner: 'contributor', name: 'widgets' },
+    maintainerCanModify: true,
+  });
 }
