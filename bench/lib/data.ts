@@ -7,7 +7,7 @@ import type { BenchCheckout } from './workspace.js';
  * that all of them claim the same PRs for the same sessions in the same mix.
  *
  *  - project `bench` (origin github.com/Acme/Widgets) with `sessions` active worker sessions
- *    `bench-1` … `bench-<sessions>`, inserted by SQL with an existing directory as workspace;
+ *    `bench-1` … `bench-<sessions>`, inserted by SQL, each with a real worktree (workspace.ts);
  *  - the takeover pool: PRs Acme/Widgets#1 … #<takeover>, owned round-robin by the sessions at
  *    the start of every run (a few PRs each);
  *  - fresh PRs (no row yet): from FRESH_BASE on for the end-to-end drivers (they must exist in
