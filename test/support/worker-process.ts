@@ -20,6 +20,8 @@ const worker = await startClaimWorker({
   lockDurationMs: Number(process.env.LOCK_MS ?? 30_000),
   stalledIntervalMs: Number(process.env.LOCK_MS ?? 30_000),
   ...(process.env.MAX_LOST_RUNS ? { maxLostRuns: Number(process.env.MAX_LOST_RUNS) } : {}),
+  // SWEEP_MS: how often the sweeper and the janitor run (default 15 s)
+  ...(process.env.SWEEP_MS ? { sweep: { intervalMs: Number(process.env.SWEEP_MS), staleSeconds: 60 } } : {}),
   log: process.env.AO_TEST_LOG ? (m, f) => console.error('[worker-process]', m, f) : () => {},
 });
 process.stdout.write('ready\n');
