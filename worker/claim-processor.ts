@@ -26,8 +26,8 @@ export interface ClaimProcessorDeps {
   db: Pool;
   /** the host this worker runs on: the sessions whose claims it runs have their worktrees here */
   hostId: string;
-  /** serialises the claims of one PR in this process (worker/key-lock.ts) */
-  prLock: KeyLock;
+  /** serialises the claims of one session, and of one PR, in this process (worker/key-lock.ts) */
+  claimLocks: KeyLock;
   github: PrSource;
   /** for queue-wide rate limiting when GitHub says to wait */
   queue: Queue<ClaimJobData>;
@@ -111,11 +111,15 @@ async function attemptClaim(
     const signal = shutdown ? AbortSignal.any([shutdown, fence]) : fence;
     const fetched = await deps.github.fetchPullRequest(request.pr, { signal });
     const sessionId = run.sessionId;
-    // One claim of a PR at a time moves worktrees, from its checkout to its commit: a second
-    // claim then sees the first's owner (and, without takeover, is refused by the transaction)
-    // instead of finding the branch in a worktree whose claim has not committed yet.
-    const prKey = `${request.pr.owner}/${request.pr.repo}#${request.pr.number}`.toLowerCase();
-    await deps.prLock.run(prKey, () => claimWithCheckout(deps, run, sessionId, request, fetched));
+    // From its checkout to its commit, a claim holds its session (one worktree, one branch at a
+    // time: the session row ends up naming the branch its worktree is on) and then its PR (a
+    // second claim of the PR sees the first's owner — and, without takeover, is refused by the
+    // transaction — instead of finding the branch in a worktree whose claim has not committed).
+    // Always in that order, so two claims never wait on each other in a circle.
+    const prKey = `pr:${request.pr.owner}/${request.pr.repo}#${request.pr.number}`.toLowerCase();
+    await deps.claimLocks.run(`session:${sessionId}`, () =>
+      deps.claimLocks.run(prKey, () => claimWithCheckout(deps, run, sessionId, request, fetched)),
+    );
     return { jobId, outcome: 'succeeded' };
   } catch (err) {
     if (err instanceof FenceLost || fence.aborted) throw new FenceLost(jobId, run.run);

@@ -48,7 +48,7 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
   const processClaim = createClaimProcessor({
     db: options.db,
     hostId: options.hostId,
-    prLock: new KeyLock(),
+    claimLocks: new KeyLock(),
     github: options.github,
     queue,
     maxAttempts: claimJobOptions(options.queue).attempts ?? 1,

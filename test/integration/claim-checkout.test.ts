@@ -124,6 +124,17 @@ describe('a claim checks the PR out in the session worktree', () => {
     expect(row.session_id).toBe(donor.id);
   });
 
+  it('runs two claims of one session one after the other: the session names the branch its worktree is on', async () => {
+    const s = await session();
+    const first = addPr();
+    const second = addPr();
+    const [a, b] = await Promise.all([claim(s.id, first), claim(s.id, second)]);
+    expect([a.state, b.state]).toEqual(['succeeded', 'succeeded']);
+    const onDisk = branchOf(s.workspacePath);
+    expect([`feature/${first}`, `feature/${second}`]).toContain(onDisk);
+    expect((await sessionRow(s.id)).branch).toBe(onDisk);
+  });
+
   it('moves nothing when an active owner may not be taken over (the transaction refuses)', async () => {
     const owner = await session();
     const other = await session();
