@@ -1,25 +1,20 @@
 import type { Pool } from '../core/db/connect.js';
 import type { ClaimRequest, PrSnapshot } from '../core/domain.js';
 import { getCheckoutContext, getWorktreeSession } from '../core/store/checkout-context.js';
-import { KeyLock } from './key-lock.js';
+import type { KeyLock } from './key-lock.js';
 import { checkoutPr, type PrCheckout } from './workspace/pr-checkout.js';
-
-/**
- * Serialises the git work on one project checkout within this process: `git config`, `git branch`
- * and `git worktree` take repository-wide locks, and two claims racing for them would fail one of
- * them for nothing.
- */
-const checkoutLock = new KeyLock();
 
 /**
  * The disk part of a claim (SPEC §3.5, issue 13), run by a worker of the session's host after the
  * GitHub fetch and before the claim transaction: the session's worktree moves onto the PR's head.
  * Null when the transaction is bound to refuse anyway (the session or project is gone, the PR is
  * not open, an active owner may not be taken over): then nothing on disk moves and the
- * transaction gives the refusal its code.
+ * transaction gives the refusal its code. The step that takes a repository-wide git lock runs
+ * under `locks` keyed by the checkout (taken after the claim's session and PR locks).
  */
 export async function checkOutForClaim(
   db: Pool,
+  locks: KeyLock,
   hostId: string,
   sessionId: string,
   request: ClaimRequest,
@@ -34,7 +29,7 @@ export async function checkOutForClaim(
   const takingOver = owner !== null && owner.sessionId !== sessionId;
   if (takingOver && owner.state !== 'terminated' && !request.allowTakeover) return null;
   const checkout = context.checkout;
-  const exclusive = <T>(work: () => Promise<T>) => checkoutLock.run(checkout, work);
+  const exclusive = <T>(work: () => Promise<T>) => locks.run(`checkout:${checkout}`, work);
   const done = await checkoutPr({
     checkout,
     worktree: context.session.workspacePath,

@@ -26,7 +26,7 @@ export interface ClaimProcessorDeps {
   db: Pool;
   /** the host this worker runs on: the sessions whose claims it runs have their worktrees here */
   hostId: string;
-  /** serialises the claims of one session, and of one PR, in this process (worker/key-lock.ts) */
+  /** serialises, in this process, the claims of one session, of one PR, and git's config writes per checkout (worker/key-lock.ts) */
   claimLocks: KeyLock;
   github: PrSource;
   /** for queue-wide rate limiting when GitHub says to wait */
@@ -115,7 +115,8 @@ async function attemptClaim(
     // time: the session row ends up naming the branch its worktree is on) and then its PR (a
     // second claim of the PR sees the first's owner — and, without takeover, is refused by the
     // transaction — instead of finding the branch in a worktree whose claim has not committed).
-    // Always in that order, so two claims never wait on each other in a circle.
+    // Always in that order (and the checkout's lock, claim-checkout.ts, last), so two claims never
+    // wait on each other in a circle.
     const prKey = `pr:${request.pr.owner}/${request.pr.repo}#${request.pr.number}`.toLowerCase();
     await deps.claimLocks.run(`session:${sessionId}`, () =>
       deps.claimLocks.run(prKey, () => claimWithCheckout(deps, run, sessionId, request, fetched)),
@@ -167,7 +168,7 @@ async function claimWithCheckout(
   request: ClaimRequest,
   fetched: Awaited<ReturnType<PrSource['fetchPullRequest']>>,
 ): Promise<void> {
-  const checkout = await checkOutForClaim(deps.db, deps.hostId, sessionId, request, fetched);
+  const checkout = await checkOutForClaim(deps.db, deps.claimLocks, deps.hostId, sessionId, request, fetched);
   try {
     // Snapshots are ordered by the database's clock at the start of the run that fetched them,
     // never by a worker's clock (which may be off by minutes).

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type postgres from 'postgres';
+import { servePullRefs } from '../../test/support/pull-refs-origin.js';
 
 const run = promisify(execFile);
 
@@ -20,8 +21,8 @@ async function inBatches<T>(items: T[], width: number, work: (item: T) => Promis
 
 /**
  * The bench project's disk, as a user's would be: a checkout whose `origin` is named as GitHub but
- * fetched (through git's `url.<base>.insteadOf`) from a local bare repository that serves
- * `refs/pull/<n>/head` for every bench PR, and one worktree per session on `ao/<id>/root`. So an
+ * fetched from a local bare repository that serves `refs/pull/<n>/head` for every bench PR (the
+ * tests' servePullRefs), and one worktree per session on `ao/<id>/root`. So an
  * end-to-end claim does the git work a real one does: fetch the PR head, switch the worktree,
  * send a donor back to its root branch.
  */
@@ -40,16 +41,9 @@ export async function makeBenchCheckout(dir: string, repoUrl: string, prNumbers:
   mkdirSync(worktrees, { recursive: true });
   await git(dir, 'init', '-q', '-b', 'main', path);
   await git(path, 'commit', '-q', '--allow-empty', '-m', 'initial');
-  await git(dir, 'init', '-q', '--bare', '-b', 'main', origin);
+  await servePullRefs({ checkout: path, origin, urls: [`${repoUrl}.git`], numbers: prNumbers });
   await git(path, 'remote', 'add', 'origin', `${repoUrl}.git`);
-  await git(path, 'config', `url.${origin}.insteadOf`, `${repoUrl}.git`);
-  await git(path, 'push', '-q', 'origin', 'main');
   await git(path, 'fetch', '-q', 'origin');
-  const pr = await git(path, 'commit-tree', '-p', 'HEAD', '-m', 'the PR', await git(path, 'rev-parse', 'HEAD^{tree}'));
-  await git(path, 'push', '-q', 'origin', `${pr}:refs/pull/1/head`);
-  const refs = [...new Set(prNumbers)].map((n) => `refs/pull/${n}/head`).sort();
-  writeFileSync(join(origin, 'packed-refs'), `# pack-refs with: peeled fully-peeled sorted \n${refs.map((r) => `${pr} ${r}\n`).join('')}`);
-  rmSync(join(origin, 'refs', 'pull'), { recursive: true, force: true });
   const worktreeOf = (sessionId: string) => join(worktrees, sessionId);
   return {
     path,

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startApiServer, type ApiServer } from '../../api/server.js';
@@ -11,6 +11,7 @@ import { createGitHubClient } from '../../worker/github/client.js';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/index.js';
 import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } from './env.js';
 import { TEST_HOST_ID } from './fixtures.js';
+import { servePullRefs } from './pull-refs-origin.js';
 
 /**
  * The whole pipeline for one test file: a fresh database, a private Redis prefix, the fake
@@ -135,10 +136,8 @@ const FAKE_REPO_URL = 'https://github.com/Acme/Widgets.git';
 /**
  * A project checkout as a user has it: `main` with one commit, and `origin` named as GitHub
  * (`originUrl`, what ao reads as the project's repoUrl) but fetched from a local bare repository
- * through git's own `url.<base>.insteadOf` (for `originUrl` and for the fake's repository URL),
- * which serves `refs/pull/<n>/head` for every n up to CHECKOUT_PR_NUMBERS (one PR commit off
- * main), so a claim's checkout really fetches and switches. `originUrl` '' gives a checkout
- * without a remote.
+ * (servePullRefs, for `originUrl` and for the fake's repository URL) serving `refs/pull/<n>/head`
+ * for every n up to CHECKOUT_PR_NUMBERS. `originUrl` '' gives a checkout without a remote.
  */
 export async function makeCheckout(originUrl = FAKE_REPO_URL): Promise<{ path: string; origin: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'ao-checkout-'));
@@ -147,14 +146,12 @@ export async function makeCheckout(originUrl = FAKE_REPO_URL): Promise<{ path: s
     execFileSync('git', ['-c', 'user.name=ao-test', '-c', 'user.email=test@ao.invalid', ...args], { cwd, stdio: 'pipe' }).toString().trim();
   git(path, 'init', '-q', '-b', 'main');
   git(path, 'commit', '-q', '--allow-empty', '-m', 'initial');
-  git(path, 'init', '-q', '--bare', '-b', 'main', origin);
-  for (const url of new Set([originUrl, FAKE_REPO_URL].filter(Boolean))) git(path, 'config', '--add', `url.${origin}.insteadOf`, url);
-  git(path, 'push', '-q', origin, 'main');
-  const pr = git(path, 'commit-tree', '-p', 'HEAD', '-m', 'the PR', git(path, 'rev-parse', 'HEAD^{tree}'));
-  git(path, 'push', '-q', origin, `${pr}:refs/pull/1/head`);
-  const refs = Array.from({ length: CHECKOUT_PR_NUMBERS }, (_, k) => `refs/pull/${k + 1}/head`).sort();
-  await writeFile(join(origin, 'packed-refs'), `# pack-refs with: peeled fully-peeled sorted \n${refs.map((r) => `${pr} ${r}\n`).join('')}`);
-  await rm(join(origin, 'refs', 'pull'), { recursive: true, force: true });
+  await servePullRefs({
+    checkout: path,
+    origin,
+    urls: [originUrl, FAKE_REPO_URL].filter(Boolean),
+    numbers: Array.from({ length: CHECKOUT_PR_NUMBERS }, (_, k) => k + 1),
+  });
   if (originUrl) git(path, 'remote', 'add', 'origin', originUrl);
   return {
     path,

@@ -44,17 +44,17 @@ export interface PrCheckout {
  * (pushing it updates the PR); `pr/<n>/<head>` for a fork, whose head name may collide with any
  * branch of origin.
  */
-export function localBranchFor(pr: PrHead): string {
+function localBranchFor(pr: PrHead): string {
   return pr.isCrossRepository ? `pr/${pr.number}/${pr.headBranch}` : pr.headBranch;
 }
 
-export function pushTargetFor(pr: PrHead): string | null {
+function pushTargetFor(pr: PrHead): string | null {
   if (!pr.isCrossRepository) return 'origin';
   return pr.maintainerCanModify && pr.headRepository !== '' ? pr.headRepository : null;
 }
 
 /** The private ref a PR's head is fetched into: never a branch, which git refuses to update while checked out. */
-export const fetchedRefFor = (pr: PrHead) => `refs/ao/pull/${pr.number}`;
+const fetchedRefFor = (pr: PrHead) => `refs/ao/pull/${pr.number}`;
 
 /**
  * Moves a session's worktree onto a PR's head (SPEC §3.5, issue 13). `refs/pull/<n>/head` is

@@ -3,12 +3,12 @@ import { dirname, resolve } from 'node:path';
 import { AoError } from '../../core/errors.js';
 import { git, GitError, gitSucceeds, isValidBranchName } from './git.js';
 
-export interface WorktreeEntry {
+interface WorktreeEntry {
   path: string;
   branch: string | null;
 }
 
-export async function listWorktrees(checkout: string): Promise<WorktreeEntry[]> {
+async function listWorktrees(checkout: string): Promise<WorktreeEntry[]> {
   const out = await git(checkout, ['worktree', 'list', '--porcelain']);
   const entries: WorktreeEntry[] = [];
   for (const block of out.split('\n\n')) {
@@ -77,14 +77,6 @@ async function firstExistingRef(checkout: string, refs: string[]): Promise<strin
     if (await gitSucceeds(checkout, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])) return ref;
   }
   throw new AoError('WORKSPACE_FAILED', `none of ${refs.join(', ')} names a commit in ${checkout}`, { checkout });
-}
-
-export async function isDirty(path: string): Promise<boolean> {
-  return (await git(path, ['status', '--porcelain', '--untracked-files=normal'])) !== '';
-}
-
-export async function currentBranch(path: string): Promise<string> {
-  return git(path, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '');
 }
 
 /**
