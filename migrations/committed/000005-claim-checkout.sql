@@ -1,5 +1,5 @@
 --! Previous: sha1:61aa809eb34b565acdb19308be08f88ee1bd5266
---! Hash: sha1:8fbb76c166ba8ad0b598f9af7033d3330e5f8513
+--! Hash: sha1:af0bb8b6c3addfb2ffb9fb12da8eab64d36d0cc5
 --! Message: claim checkout
 
 -- Issue 13: a claim checks the PR out in the session's worktree, on the session's host, before
@@ -192,8 +192,9 @@ begin
   perform ao.refresh_pr_doc(v_url);
 
   -- a provisional session (spawned to claim this PR) becomes a real one with its claim, and its
-  -- branch is the one its worktree was moved to
-  if v_session.state = 'provisional' or coalesce((p_checkout ->> 'branchChanged')::boolean, false) then
+  -- branch is the one its worktree is on (also when a run that died after the switch left it
+  -- there, and this run found it already moved)
+  if v_session.state = 'provisional' or (p_checkout ->> 'branch') <> v_session.branch then
     update ao.sessions set
       state = case when state = 'provisional' then 'active' else state end,
       lease_expires_at = case when state = 'provisional' then null else lease_expires_at end,

@@ -61,7 +61,11 @@ exec "${realGit}" "$@"
     path: `${dir}${delimiter}${process.env.PATH ?? ''}`,
     hold: (sub) => writeFile(join(dir, `hold-${sub}`), ''),
     reached: (sub, timeoutMs = 15_000) => appears(join(dir, `reached-${sub}`), `git worktree ${sub}`, timeoutMs),
-    pauseAfter: (command) => writeFile(join(dir, `pause-${command}`), ''),
+    async pauseAfter(command) {
+      // an earlier pause of the same command leaves its marker: it must not answer for this one
+      await rm(join(dir, `paused-${command}`), { force: true });
+      await writeFile(join(dir, `pause-${command}`), '');
+    },
     paused: (command, timeoutMs = 15_000) => appears(join(dir, `paused-${command}`), `git ${command}`, timeoutMs),
     release: (command) => writeFile(join(dir, `release-${command}`), ''),
     remove: () => rm(dir, { recursive: true, force: true }),
