@@ -51,5 +51,11 @@ export async function checkOutForClaim(
     },
     exclusive,
   });
-  return { ...done, undo: () => exclusive(() => done.undo()) };
+  return {
+    ...done,
+    // moved by this claim, as the session's record sees it: a run that died after its switch left
+    // the worktree on the branch and the row behind, and its retry finds nothing left to move
+    branchChanged: done.branchChanged || done.branch !== context.session.branch,
+    undo: () => exclusive(() => done.undo()),
+  };
 }

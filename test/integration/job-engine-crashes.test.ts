@@ -121,6 +121,23 @@ describe('a job in each state survives the death of its owner', () => {
     expect(await transitions(jobId)).toEqual(['running', 'succeeded']);
   });
 
+  it('running, in the checkout: a worker SIGKILLed after `git switch` and before the claim transaction; the next run finishes the claim on the PR branch', async () => {
+    const s = await session();
+    const pr = addPr();
+    const worker = spawnWorkerProcess(stack, { LOCK_MS: String(LOCK_MS), PATH: gate.path });
+    await worker.ready;
+    await gate.pauseAfter('switch');
+    const jobId = await accept(s.id, pr);
+    await gate.paused('switch');
+    await worker.kill();
+    await gate.release('switch');
+
+    const job = await withWorker(() => stack.waitForJob(jobId));
+    expect(job).toMatchObject({ state: 'succeeded', attempts: 2, result: { branch: `feature/${pr}`, branchChanged: true } });
+    expect(await transitions(jobId)).toEqual(['running', 'succeeded']);
+    expect(execFileSync('git', ['branch', '--show-current'], { cwd: s.workspacePath }).toString().trim()).toBe(`feature/${pr}`);
+  });
+
   it('compensating: a worker SIGKILLed while removing the spawned worktree; the next run resumes and ends compensated (defect 1), and no transaction was held across git meanwhile (defect 6)', async () => {
     const s = await session({ provisional: true });
     const worker = spawnWorkerProcess(stack, { LOCK_MS: String(LOCK_MS), PATH: gate.path });
