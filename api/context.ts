@@ -1,13 +1,14 @@
 import type { Pool } from '../core/db/connect.js';
+import type { HostWork } from '../core/host-work.js';
 import type { JobWaiter } from './job-waiter.js';
 
 /** What the HTTP layer needs from the rest of ao; built once per process (api/server.ts). */
 export interface ApiContext {
   db: Pool;
-  /** worktrees live under `<dataDir>/worktrees/<project>/<session>` */
-  dataDir: string;
-  /** this process's host (core/host-id.ts), recorded on the sessions it creates */
+  /** this process's host (core/host-id.ts): projects registered here have their checkout on it */
   hostId: string;
+  /** git work on a host's disk, done by a worker of that host (api/host-work-client.ts) */
+  hostWork: { run(hostId: string, work: HostWork): Promise<unknown> };
   /** how long a provisional session lives unless a claim activates it */
   provisionalLeaseSeconds: number;
   /** when set, every route but health requires `Authorization: Bearer <token>` */

@@ -3,15 +3,18 @@ import type { Pool } from '../core/db/connect.js';
 import type { Queue } from 'bullmq';
 import { claimQueue, enqueueClaim, producerConnection, subscribeJobSignals, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { settlesWithin } from '../core/settles-within.js';
+import { HOST_WORK_SIGNAL, hostWorkQueue, type HostWork } from '../core/host-work.js';
 import { buildApi } from './app.js';
+import { HostWorkClient } from './host-work-client.js';
 import { JobWaiter } from './job-waiter.js';
 
 export interface ApiServerOptions {
   db: Pool;
   queue: QueueSettings;
-  dataDir: string;
-  /** this process's host (core/host-id.ts): the sessions it creates are on it */
+  /** this process's host (core/host-id.ts): the projects registered through it have their checkouts on it */
   hostId: string;
+  /** how long a request waits for a host's worker to do its git work (default 30 s; then HOST_UNAVAILABLE) */
+  hostWaitMs?: number;
   apiToken: string | null;
   host: string;
   /** 0: a free port */
@@ -71,13 +74,26 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     return queue;
   };
   await queueOf(options.hostId).waitUntilReady();
+  const hostQueues = new Map<string, Queue<HostWork>>();
+  const hostQueueOf = (hostId: string) => {
+    let queue = hostQueues.get(hostId);
+    if (!queue) {
+      queue = hostWorkQueue(options.queue, producer, hostId);
+      queue.on('error', () => {});
+      hostQueues.set(hostId, queue);
+    }
+    return queue;
+  };
+  const hostWork = new HostWorkClient(options.db, hostQueueOf, (work) => failFast(producer, work), options.hostWaitMs);
   const waiter = new JobWaiter(options.db);
-  await subscribeJobSignals(listener, options.queue, (jobId) => waiter.wake(jobId));
+  await subscribeJobSignals(listener, options.queue, (id) =>
+    id.startsWith(HOST_WORK_SIGNAL) ? hostWork.wake(id.slice(HOST_WORK_SIGNAL.length)) : waiter.wake(id),
+  );
   const app = await buildApi(
     {
       db: options.db,
-      dataDir: options.dataDir,
       hostId: options.hostId,
+      hostWork,
       provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
       apiToken: options.apiToken,
       queue: {
@@ -98,7 +114,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     async close() {
       await app.close();
       // BullMQ's close waits for Redis; a shutdown must not hang on a Redis that is gone
-      await settlesWithin(Promise.all([...queues.values()].map((q) => q.close())), 2000);
+      await settlesWithin(Promise.all([...queues.values(), ...hostQueues.values()].map((q) => q.close())), 2000);
       producer.disconnect();
       listener.disconnect();
     },

@@ -68,8 +68,8 @@ function apiOf(config: Config, rt: Runtime): Promise<ApiServer> {
   return startApiServer({
     db: rt.db,
     queue: rt.queue,
-    dataDir: config.dataDir,
     hostId: rt.hostId,
+    hostWaitMs: config.hostWaitSeconds * 1000,
     apiToken: config.apiToken ?? null,
     host: config.host,
     port: config.port,
@@ -85,6 +85,7 @@ function workerOf(config: Config, rt: Runtime): Promise<ClaimWorker> {
   return startClaimWorker({
     db: rt.db,
     hostId: rt.hostId,
+    dataDir: config.dataDir,
     queue: rt.queue,
     github,
     concurrency: config.workerConcurrency,

@@ -43,6 +43,8 @@ export interface Config {
   workerConcurrency: number;
   /** events, finished jobs and idempotency keys older than this many days are deleted */
   retentionDays: number;
+  /** how long the API waits for a host's worker to do git work before HOST_UNAVAILABLE */
+  hostWaitSeconds: number;
 }
 
 export interface ConfigProblem {
@@ -88,6 +90,7 @@ const VARIABLES = [
   'AO_LOG_LEVEL',
   'AO_WORKER_CONCURRENCY',
   'AO_RETENTION_DAYS',
+  'AO_HOST_WAIT_SECONDS',
 ] as const;
 type Variable = (typeof VARIABLES)[number];
 type RawEnv = Partial<Record<Variable, string>>;
@@ -113,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: v.AO_LOG_LEVEL,
     workerConcurrency: v.AO_WORKER_CONCURRENCY,
     retentionDays: v.AO_RETENTION_DAYS,
+    hostWaitSeconds: v.AO_HOST_WAIT_SECONDS,
   };
 }
 
@@ -193,6 +197,7 @@ function configSchema(home: string) {
       .default('info'),
     AO_WORKER_CONCURRENCY: integerBetween(1, 512).default(16),
     AO_RETENTION_DAYS: integerBetween(1, 3650).default(DEFAULT_RETENTION_DAYS),
+    AO_HOST_WAIT_SECONDS: integerBetween(1, 3600).default(30),
   });
 }
 

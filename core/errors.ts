@@ -44,6 +44,8 @@ export const ERROR_STATUS = {
   SCM_UNAVAILABLE: 503,
   SCM_RATE_LIMITED: 503,
   QUEUE_UNAVAILABLE: 503,
+  // work for a host none of whose workers answered in time (SPEC §9)
+  HOST_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
 } as const;
 

@@ -3,6 +3,7 @@ import type { Pool } from '../core/db/connect.js';
 import { claimJobOptions, claimQueue, claimQueueName, publishJobSignal, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
 import type { PrSource } from './pr-source.js';
+import { startHostWorker } from './host-worker.js';
 import { startJanitor } from './janitor.js';
 import { KeyLock } from './key-lock.js';
 import { startSweeper } from './sweeper.js';
@@ -14,6 +15,8 @@ export interface ClaimWorkerOptions {
   db: Pool;
   /** this worker's host (core/host-id.ts): it cleans the sessions whose worktrees are on it */
   hostId: string;
+  /** this host's data dir: the sessions' worktrees are made under `<dataDir>/worktrees` */
+  dataDir: string;
   queue: QueueSettings;
   github: PrSource;
   concurrency: number;
@@ -45,10 +48,11 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
   const connection = workerConnection(options.queue.redisUrl);
   const queueConnection = workerConnection(options.queue.redisUrl);
   const queue = claimQueue(options.queue, queueConnection, options.hostId);
+  const locks = new KeyLock();
   const processClaim = createClaimProcessor({
     db: options.db,
     hostId: options.hostId,
-    claimLocks: new KeyLock(),
+    claimLocks: locks,
     github: options.github,
     queue,
     maxAttempts: claimJobOptions(options.queue).attempts ?? 1,
@@ -93,6 +97,14 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     intervalMs: options.retention?.intervalMs ?? 600_000,
     log: options.log,
   });
+  const hostWorker = await startHostWorker({
+    db: options.db,
+    hostId: options.hostId,
+    dataDir: options.dataDir,
+    queue: options.queue,
+    locks,
+    log: options.log,
+  });
   await worker.waitUntilReady();
 
   return {
@@ -108,6 +120,7 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
         await worker.close();
       } finally {
         clearTimeout(abort);
+        await hostWorker.close();
         await queue.close();
         connection.disconnect();
         queueConnection.disconnect();

@@ -5,14 +5,14 @@ import { Project, ProjectId } from '../../core/domain.js';
 import { AoError } from '../../core/errors.js';
 import { normalizeRepoUrl, parseRepoUrl } from '../../core/pr-ref.js';
 import { insertProject, listProjects, requireProject } from '../../core/store/projects.js';
-import { isValidBranchName } from '../../worker/workspace/git.js';
-import { inspectCheckout } from '../../worker/workspace/inspect-checkout.js';
+import { isValidBranchName } from '../../core/branch-name.js';
+import { CheckoutFacts } from '../../core/host-work.js';
 import type { ApiContext } from '../context.js';
 import { IdParams } from '../params.js';
 import { problemResponses } from '../problem.js';
 
 const CreateProject = z.object({
-  path: z.string().min(1).describe('absolute path of the top level of a git checkout on the API host'),
+  path: z.string().min(1).describe("absolute path of the top level of a git checkout on the API's host (whose workers make its sessions' worktrees)"),
   id: ProjectId.optional().describe('default: a slug of the folder name'),
   repoUrl: z.string().optional().describe("GitHub URL of the repository; default: the checkout's origin"),
   defaultBranch: z.string().min(1).max(255).optional().describe("a valid branch name (`git check-ref-format --branch`); default: origin's HEAD branch"),
@@ -48,18 +48,20 @@ export const projectRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         tags: ['projects'],
         summary: 'Register a repository checkout as a project',
         body: CreateProject,
-        response: { 201: Project, ...problemResponses(409) },
+        response: { 201: Project, ...problemResponses(409, 503) },
       },
     },
     async (request, reply) => {
-      const checkout = await inspectCheckout(request.body.path);
       const { defaultBranch } = request.body;
-      if (defaultBranch !== undefined && !(await isValidBranchName(checkout.root, defaultBranch))) {
+      if (defaultBranch !== undefined && !isValidBranchName(defaultBranch)) {
         throw new AoError('BRANCH_INVALID', `defaultBranch ${JSON.stringify(defaultBranch)} is not a valid branch name`, {
           defaultBranch,
         });
       }
+      // the checkout is on this API's host: that host's worker looks at it (the API runs no git)
+      const checkout = CheckoutFacts.parse(await ctx.hostWork.run(ctx.hostId, { op: 'inspect-checkout', path: request.body.path }));
       const project = await insertProject(ctx.db, {
+        host: ctx.hostId,
         id: request.body.id ?? slugify(basename(checkout.root)),
         path: checkout.root,
         repoUrl: repoUrlOf(request.body.repoUrl, checkout.originUrl),

@@ -1,20 +1,17 @@
-import { join } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Session, SessionKind, SessionState } from '../../core/domain.js';
-import { requireProject } from '../../core/store/projects.js';
+import { isValidBranchName } from '../../core/branch-name.js';
+import { AoError } from '../../core/errors.js';
+import { getProjectPlace, requireProject } from '../../core/store/projects.js';
 import {
-  deleteSession,
+  deleteUnmadeSession,
   finishSessionCreation,
   insertSession,
   listSessions,
   requireSession,
   setSessionState,
 } from '../../core/store/sessions.js';
-import { removeProvisionalSession } from '../../worker/remove-provisional-session.js';
-import { isValidBranchName } from '../../worker/workspace/git.js';
-import { AoError } from '../../core/errors.js';
-import { createWorktree, removeWorktree } from '../../worker/workspace/worktree.js';
 import type { ApiContext } from '../context.js';
 import { IdParams, ResourceId } from '../params.js';
 import { problemResponses } from '../problem.js';
@@ -40,41 +37,39 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         tags: ['sessions'],
         summary: 'Create a session with its own git worktree',
         body: CreateSession,
-        response: { 201: Session, ...problemResponses(404, 409) },
+        response: { 201: Session, ...problemResponses(404, 409, 503) },
       },
     },
     async (request, reply) => {
       const project = await requireProject(ctx.db, request.body.projectId);
       const provisional = request.body.provisional === true;
       const branch = request.body.branch;
-      if (branch !== undefined && !(await isValidBranchName(project.path, branch))) {
+      if (branch !== undefined && !isValidBranchName(branch)) {
         throw new AoError('BRANCH_INVALID', `${JSON.stringify(branch)} is not a valid branch name`, { branch });
       }
-      // born provisional with its worktree named: a crash before the worktree exists, or between
-      // the worktree and the activation, leaves an expiring session the janitor removes whole
+      // the worktree goes on the disk that holds the project's checkout
+      const host = (await getProjectPlace(ctx.db, project.id))?.host || ctx.hostId;
+      // born provisional: a creation that dies half-way leaves an expiring session that the host's
+      // janitor removes whole, with whatever of its worktree was made
       const session = await insertSession(ctx.db, {
         projectId: project.id,
         kind: request.body.kind ?? 'worker',
         branch: request.body.branch ?? null,
-        host: ctx.hostId,
-        worktreesRoot: join(ctx.dataDir, 'worktrees'),
+        host,
         leaseSeconds: ctx.provisionalLeaseSeconds,
       });
       try {
-        await createWorktree({
-          checkout: project.path,
-          path: session.workspacePath,
-          branch: session.branch,
-          baseBranch: project.defaultBranch,
-        });
-        return reply.status(201).send(await finishSessionCreation(ctx.db, session.id, provisional));
+        await ctx.hostWork.run(host, { op: 'create-worktree', sessionId: session.id });
       } catch (err) {
-        // no half-made session: whatever of the worktree was made goes, then the row
-        await removeProvisionalSession(ctx.db, session.id).catch((cleanup: unknown) =>
-          request.log.warn({ err: cleanup, sessionId: session.id }, 'could not undo a failed session creation; the janitor will'),
-        );
+        // an answered failure was undone on the host (worktree, branch, row); work no worker took
+        // was withdrawn, so the row names nothing on disk and goes now; anything else is the
+        // janitor's once the lease runs out
+        if (err instanceof AoError && err.code === 'HOST_UNAVAILABLE' && err.details?.withdrawn === true) {
+          await deleteUnmadeSession(ctx.db, session.id);
+        }
         throw err;
       }
+      return reply.status(201).send(await finishSessionCreation(ctx.db, session.id, provisional));
     },
   );
 
@@ -143,22 +138,13 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         summary: 'Delete a session, its worktree and its PR records',
         params: SessionParams,
         querystring: z.object({ force: z.enum(['true', 'false']).optional().describe('discard uncommitted changes') }),
-        response: { 204: z.null().describe('deleted'), ...problemResponses(404, 409) },
+        response: { 204: z.null().describe('deleted'), ...problemResponses(404, 409, 503) },
       },
     },
     async (request, reply) => {
       const session = await requireSession(ctx.db, request.params.id);
-      if (session.workspacePath) {
-        const project = await requireProject(ctx.db, session.projectId);
-        await removeWorktree({
-          checkout: project.path,
-          path: session.workspacePath,
-          force: request.query.force === 'true',
-          // the branch ao made for it (a claim may have moved the worktree to a PR's branch since)
-          deleteBranch: `ao/${session.id}/root`,
-        });
-      }
-      await deleteSession(ctx.db, session.id);
+      // worktree, root branch and row, by a worker of the session's host
+      await ctx.hostWork.run(session.host || ctx.hostId, { op: 'remove-session', sessionId: session.id, force: request.query.force === 'true' });
       return reply.status(204).send(null);
     },
   );

@@ -90,8 +90,8 @@ export function snapshotTemplate(snapshot: PrSnapshot): string {
 }
 
 export async function seed(db: postgres.Sql, w: Workload, checkout: BenchCheckout, template: string): Promise<void> {
-  await db`insert into ao.projects (id, path, repo_url, default_branch, session_seq)
-    values (${PROJECT}, ${checkout.path}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${w.sessions})`;
+  await db`insert into ao.projects (id, path, repo_url, default_branch, session_seq, host)
+    values (${PROJECT}, ${checkout.path}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${w.sessions}, ${BENCH_HOST})`;
   await db`insert into ao.sessions (id, project_id, num, kind, state, branch, workspace_path, host)
     select 'bench-' || n, ${PROJECT}, n, 'worker', 'active', 'ao/bench-' || n || '/root', ${checkout.worktreeOf('bench-')} || n, ${BENCH_HOST}
     from generate_series(1, ${w.sessions}::integer) n`;
@@ -139,8 +139,8 @@ export interface SweepSession {
  * review thread with 1 comment), inserted in bulk.
  */
 export async function seedSweep(db: postgres.Sql, sizes: number[], checkout: BenchCheckout, template: string): Promise<SweepSession[]> {
-  await db`insert into ao.projects (id, path, repo_url, default_branch, session_seq)
-    values ('sweep', ${checkout.path}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${sizes.length})`;
+  await db`insert into ao.projects (id, path, repo_url, default_branch, session_seq, host)
+    values ('sweep', ${checkout.path}, ${`https://github.com/${OWNER}/${REPO}`}, 'main', ${sizes.length}, ${BENCH_HOST})`;
   const sessions: SweepSession[] = [];
   for (const [k, size] of sizes.entries()) {
     const sessionId = `sweep-${k + 1}`;

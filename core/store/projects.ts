@@ -8,13 +8,15 @@ export interface NewProject {
   path: string;
   repoUrl: string;
   defaultBranch: string;
+  /** the host whose disk holds the checkout (the registering API's host) */
+  host: string;
 }
 
 export async function insertProject(db: Db, project: NewProject): Promise<Project> {
   try {
     const [row] = await db<[{ json: unknown }]>`
-      insert into ao.projects as p (id, path, repo_url, default_branch)
-      values (${project.id}, ${project.path}, ${project.repoUrl}, ${project.defaultBranch})
+      insert into ao.projects as p (id, path, repo_url, default_branch, host)
+      values (${project.id}, ${project.path}, ${project.repoUrl}, ${project.defaultBranch}, ${project.host})
       returning ao.project_json(p) as json`;
     return Project.parse(row.json);
   } catch (err) {
@@ -41,4 +43,10 @@ export async function listProjects(db: Db): Promise<Project[]> {
   const rows = await db<Array<{ json: unknown }>>`
     select ao.project_json(p) as json from ao.projects p order by p.created_at, p.id`;
   return rows.map((row) => Project.parse(row.json));
+}
+
+/** Where a project's checkout is: its host and its path there; null when the project is gone. */
+export async function getProjectPlace(db: Db, id: string): Promise<{ host: string; path: string } | null> {
+  const [row] = await db<[{ host: string; path: string }?]>`select host, path from ao.projects where id = ${id}`;
+  return row ?? null;
 }

@@ -7,12 +7,11 @@ export interface NewSession {
   kind: SessionKind;
   /** default `ao/<session-id>/root` */
   branch: string | null;
+  /** the project's host: its worker makes the worktree (recordWorktreeIntent names it first) */
   host: string;
-  /** the worktree goes to `<worktreesRoot>/<project>/<session>` */
-  worktreesRoot: string;
   /**
-   * Every session is born provisional, with this lease, its worktree path and branch recorded
-   * before git runs: if its creator dies before finishing, the janitor removes whatever of the
+   * Every session is born provisional, with this lease: if the worktree is never made, or its
+   * maker dies half-way, the lease runs out and the host's janitor removes whatever of the
    * worktree and branch was made, and the row.
    */
   leaseSeconds: number;
@@ -20,7 +19,7 @@ export interface NewSession {
 
 /**
  * Allocates `<project>-<n>` from the project's counter and inserts the session, provisional,
- * naming the worktree it is about to get.
+ * with its branch; the worktree's path is its host's to name (recordWorktreeIntent).
  */
 export async function insertSession(db: Db, session: NewSession): Promise<Session> {
   const [row] = await db<[{ json: unknown }?]>`
@@ -31,8 +30,7 @@ export async function insertSession(db: Db, session: NewSession): Promise<Sessio
     )
     insert into ao.sessions as s (id, project_id, num, kind, state, branch, workspace_path, host, lease_expires_at)
     select n.session_id, n.id, n.session_seq, ${session.kind}, 'provisional',
-      coalesce(${session.branch}, 'ao/' || n.session_id || '/root'),
-      ${session.worktreesRoot} || '/' || n.id || '/' || n.session_id, ${session.host},
+      coalesce(${session.branch}, 'ao/' || n.session_id || '/root'), '', ${session.host},
       now() + make_interval(secs => ${session.leaseSeconds})
     from n
     returning ao.session_json(s) as json`;
@@ -44,6 +42,30 @@ export async function insertSession(db: Db, session: NewSession): Promise<Sessio
   return Session.parse(row.json);
 }
 
+export interface WorktreeIntent {
+  path: string;
+  branch: string;
+  /** the project's checkout and default branch, where the worktree comes from */
+  checkout: string;
+  defaultBranch: string;
+}
+
+/**
+ * On the host, before git runs: a provisional session whose lease still runs records where its
+ * worktree goes (`<worktreesRoot>/<project>/<session>`), so a crash from here on leaves a path the
+ * janitor removes. Null when the session is gone, real already, or expired (its creator gave up).
+ * Recording the same path again (a retried creation) answers it again.
+ */
+export async function recordWorktreeIntent(db: Db, sessionId: string, worktreesRoot: string): Promise<WorktreeIntent | null> {
+  const [row] = await db<[WorktreeIntent?]>`
+    update ao.sessions s set workspace_path = ${worktreesRoot} || '/' || s.project_id || '/' || s.id, updated_at = now()
+    from ao.projects p
+    where s.id = ${sessionId} and p.id = s.project_id and s.state = 'provisional' and s.lease_expires_at > now()
+      and s.workspace_path in ('', ${worktreesRoot} || '/' || s.project_id || '/' || s.id)
+    returning s.workspace_path as path, s.branch, p.path as checkout, p.default_branch as "defaultBranch"`;
+  return row ?? null;
+}
+
 /** The worktree exists: a session that was not asked to be provisional becomes active. */
 export async function finishSessionCreation(db: Db, id: string, keepProvisional: boolean): Promise<Session> {
   const [row] = await db<[{ json: unknown }?]>`
@@ -52,15 +74,6 @@ export async function finishSessionCreation(db: Db, id: string, keepProvisional:
     returning ao.session_json(s) as json`;
   if (row) return Session.parse(row.json);
   return requireSession(db, id);
-}
-
-export async function setSessionWorkspace(db: Db, id: string, workspacePath: string, branch: string): Promise<Session> {
-  const [row] = await db<[{ json: unknown }?]>`
-    update ao.sessions as s set workspace_path = ${workspacePath}, branch = ${branch}, updated_at = now()
-    where id = ${id}
-    returning ao.session_json(s) as json`;
-  if (!row) throw sessionNotFound(id);
-  return Session.parse(row.json);
 }
 
 export async function getSession(db: Db, id: string): Promise<Session | null> {
@@ -173,6 +186,11 @@ export async function setSessionState(db: Db, id: string, state: SessionState): 
 }
 
 /** Deletes the row (its PRs go with it); false when there was none. */
+/** A provisional session whose worktree was never begun (no path recorded): nothing on disk to remove. */
+export async function deleteUnmadeSession(db: Db, id: string): Promise<void> {
+  await db`delete from ao.sessions where id = ${id} and state = 'provisional' and workspace_path = ''`;
+}
+
 export async function deleteSession(db: Db, id: string): Promise<boolean> {
   const rows = await db`delete from ao.sessions where id = ${id} returning id`;
   return rows.length > 0;

@@ -128,7 +128,7 @@ describe('ao spawn --claim-pr when the session became a real one before its clai
     try {
       const spawned = launch(['spawn', '--project', 'held', '--claim-pr', String(merged), ...(json ? ['--json'] : [])]);
       const deadline = Date.now() + 20_000;
-      while ((await stack.db.sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%claim_pr%'`).length === 0) {
+      while ((await stack.db.sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%claim_pr%'`).length === 0) {
         if (Date.now() > deadline) throw new Error('the spawned claim never reached its transaction');
         await new Promise((resolve) => setTimeout(resolve, 25));
       }

@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 const newSession = (sql: Db, projectId: string) =>
-  insertSession(sql, { projectId, kind: 'worker', branch: null, host: 'test', worktreesRoot: '/work', leaseSeconds: 600 });
+  insertSession(sql, { projectId, kind: 'worker', branch: null, host: 'test', leaseSeconds: 600 });
 
 /** A transaction held open until `release` is called: the test decides when it commits or rolls back. */
 function holdTransaction(work: (tx: Db) => Promise<void>): {

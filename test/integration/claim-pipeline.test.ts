@@ -24,7 +24,7 @@ afterAll(async () => {
 
 async function newSession(kind: 'worker' | 'orchestrator' = 'worker'): Promise<Session> {
   const { status, body } = await stack.http<Session>('POST', '/api/v1/sessions', { projectId: 'widgets', kind });
-  expect(status).toBe(201);
+  expect(status, JSON.stringify(body)).toBe(201);
   return body;
 }
 

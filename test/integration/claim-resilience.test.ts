@@ -149,7 +149,6 @@ describe('claim resilience', () => {
     const api = await startApiServer({
       db: stack.db.sql,
       queue: { redisUrl: url, prefix: stack.queue.prefix },
-      dataDir: stack.dataDir,
       hostId: TEST_HOST_ID,
       apiToken: null,
       host: '127.0.0.1',

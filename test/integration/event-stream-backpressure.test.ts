@@ -86,7 +86,6 @@ beforeAll(async () => {
   api = await startApiServer({
     db: db.sql,
     queue: { redisUrl: testRedisUrl(), prefix: testRedisPrefix(), retry: { attempts: 1, delayMs: 50 } },
-    dataDir,
     hostId: TEST_HOST_ID,
     apiToken: null,
     host: '127.0.0.1',

@@ -220,7 +220,7 @@ describe('202 means durable', () => {
     admin.on('error', () => {});
     await admin.ping();
     const queue = { redisUrl: url, prefix: stack.queue.prefix };
-    const api = await startApiServer({ db: stack.db.sql, queue, dataDir: stack.dataDir, hostId: TEST_HOST_ID, apiToken: null, host: '127.0.0.1', port: 0 });
+    const api = await startApiServer({ db: stack.db.sql, queue, hostId: TEST_HOST_ID, apiToken: null, host: '127.0.0.1', port: 0 });
     try {
       const s = await session();
       const pr = addPr();
@@ -282,33 +282,38 @@ describe('ordering by the database, not by a worker clock', () => {
   });
 });
 
-describe('no orphan from an API that dies mid-creation', () => {
-  it('an API SIGKILLed after `git worktree add` and before recording it leaves a session the janitor removes whole (defect 7)', async () => {
+describe('no orphan from a session creation that dies half-way', () => {
+  it('a worker SIGKILLed after `git worktree add` and before the session is activated: the API answers HOST_UNAVAILABLE, and the janitor removes the session whole (defect 7)', async () => {
     const api = spawnSupportProcess('api-process.ts', {
       DATABASE_URL: stack.db.url,
       REDIS_URL: stack.queue.redisUrl,
       AO_QUEUE_PREFIX: stack.queue.prefix,
-      AO_DATA_DIR: stack.dataDir,
       AO_HOST_ID: TEST_HOST_ID,
       LEASE_SECONDS: '1',
-      PATH: gate.path,
+      HOST_WAIT_MS: '1500',
     });
+    // the git work must happen in the process this test kills
+    await stack.stopHostWorker();
+    const worker = spawnWorkerProcess(stack, { LOCK_MS: String(LOCK_MS), PATH: gate.path });
     try {
       const apiUrl = await api.ready;
+      await worker.ready;
       await gate.hold('add');
       const creating = fetch(`${apiUrl}/api/v1/sessions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ projectId: 'widgets' }),
-      }).catch(() => null);
+      });
       await gate.reached('add');
-      await api.kill();
-      await creating;
+      await worker.kill();
+      const answer = await creating;
+      expect(answer.status).toBe(503);
+      expect(await answer.json()).toMatchObject({ code: 'HOST_UNAVAILABLE', details: { host: TEST_HOST_ID, op: 'create-worktree' } });
 
       const [row] = await stack.db.sql<[{ id: string; workspace_path: string; branch: string; state: string }]>`
         select id, workspace_path, branch, state from ao.sessions order by created_at desc limit 1`;
       expect(row.state).toBe('provisional');
-      expect(existsSync(join(row.workspace_path, '.git'))).toBe(true); // git made it; nobody recorded it
+      expect(existsSync(join(row.workspace_path, '.git'))).toBe(true); // git made it; nobody activated it
       await until('the lease to run out', async () => {
         const [r] = await stack.db.sql<[{ over: boolean }]>`select lease_expires_at < now() as over from ao.sessions where id = ${row.id}`;
         return r?.over;
@@ -319,7 +324,9 @@ describe('no orphan from an API that dies mid-creation', () => {
       const [{ count }] = await stack.db.sql<[{ count: number }]>`select count(*)::int from ao.sessions where id = ${row.id}`;
       expect(count).toBe(0);
     } finally {
+      await worker.kill();
       await api.kill();
+      await stack.startHostWorker();
     }
   });
 });

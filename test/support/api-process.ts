@@ -11,12 +11,12 @@ const db = connect(requiredEnv('DATABASE_URL'), { max: 4, applicationName: 'ao-t
 const api = await startApiServer({
   db,
   queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX') },
-  dataDir: requiredEnv('AO_DATA_DIR'),
   hostId: requiredEnv('AO_HOST_ID'),
   apiToken: null,
   host: '127.0.0.1',
   port: 0,
   provisionalLeaseSeconds: Number(process.env.LEASE_SECONDS ?? 600),
+  ...(process.env.HOST_WAIT_MS ? { hostWaitMs: Number(process.env.HOST_WAIT_MS) } : {}),
 });
 process.stdout.write(`${api.url}\n`);
 process.once('SIGTERM', () => {

@@ -47,6 +47,7 @@ export function spawnWorkerProcess(stack: Stack, env: NodeJS.ProcessEnv = {}): T
     GITHUB_GRAPHQL_URL: stack.github.url,
     GITHUB_TOKEN: stack.github.token,
     AO_HOST_ID: TEST_HOST_ID,
+    AO_DATA_DIR: stack.dataDir,
     ...env,
   });
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../../core/db/connect.js';
 import type { PrSnapshot, Session, SessionKind } from '../../core/domain.js';
 import { insertProject } from '../../core/store/projects.js';
-import { finishSessionCreation, insertSession, setSessionState, setSessionWorkspace } from '../../core/store/sessions.js';
+import { finishSessionCreation, insertSession, recordWorktreeIntent, setSessionState } from '../../core/store/sessions.js';
 import { readEvents, START, type ChangeEvent } from '../../core/store/read-events.js';
 
 /** The host id of the test stack's API and worker: the sessions tests make are on it. */
@@ -48,7 +48,7 @@ export function snapshot(overrides: Partial<PrSnapshot> = {}): PrSnapshot {
 }
 
 export async function seedProject(db: Db, id = 'mer', repoUrl = 'https://github.com/Acme/Widgets'): Promise<string> {
-  await insertProject(db, { id, path: `/src/${id}`, repoUrl, defaultBranch: 'main' });
+  await insertProject(db, { id, path: `/src/${id}`, repoUrl, defaultBranch: 'main', host: TEST_HOST_ID });
   return id;
 }
 
@@ -62,11 +62,11 @@ export async function seedSession(
     kind: options.kind ?? 'worker',
     branch: null,
     host: TEST_HOST_ID,
-    worktreesRoot: '/work',
     leaseSeconds: 600,
   });
+  if (options.workspace !== false) await recordWorktreeIntent(db, session.id, '/work');
   const active = await finishSessionCreation(db, session.id, false);
-  return options.workspace === false ? setSessionWorkspace(db, session.id, '', active.branch) : active;
+  return active;
 }
 
 export async function terminate(db: Db, sessionId: string): Promise<void> {

@@ -8,6 +8,7 @@ import { TERMINAL_JOB_STATES } from '../../core/domain.js';
 import type { QueueSettings } from '../../core/queue.js';
 import { startClaimWorker, type ClaimWorker } from '../../worker/claim-worker.js';
 import { createGitHubClient } from '../../worker/github/client.js';
+import { startHostWorker, type HostWorker } from '../../worker/host-worker.js';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/index.js';
 import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } from './env.js';
 import { TEST_HOST_ID } from './fixtures.js';
@@ -26,6 +27,13 @@ export interface Stack {
   http<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpReply<T>>;
   startWorker(options?: { lockDurationMs?: number; sweep?: { intervalMs: number; staleSeconds: number } }): Promise<ClaimWorker>;
   stopWorker(): Promise<void>;
+  /**
+   * A stack without a claim worker still has its host's git work done (sessions made and
+   * removed, checkouts inspected) by a host worker of its own; tests that want another process to
+   * do that work stop it first.
+   */
+  stopHostWorker(): Promise<void>;
+  startHostWorker(): Promise<void>;
   /** the running worker (throws when none runs) */
   worker(): ClaimWorker;
   /** polls GET /jobs/{id}?wait until the job is finished (deadline: timeoutMs) */
@@ -45,6 +53,8 @@ export interface StackOptions {
   retry?: { attempts: number; delayMs: number };
   githubToken?: string;
   provisionalLeaseSeconds?: number;
+  /** how long the API waits for a host's worker (default 30 s) */
+  hostWaitMs?: number;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -59,14 +69,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const api: ApiServer = await startApiServer({
     db: db.sql,
     queue,
-    dataDir,
     hostId: TEST_HOST_ID,
     apiToken: options.apiToken ?? null,
     host: '127.0.0.1',
     port: 0,
     provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
+    ...(options.hostWaitMs === undefined ? {} : { hostWaitMs: options.hostWaitMs }),
   });
   let worker: ClaimWorker | null = null;
+  let hostWorker: HostWorker | null = null;
+  const log = process.env.AO_TEST_LOG ? (m: string, f?: Record<string, unknown>) => console.error(m, f) : () => {};
 
   const stack: Stack = {
     api: api.url,
@@ -88,13 +100,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       worker = await startClaimWorker({
         db: db.sql,
         hostId: TEST_HOST_ID,
+        dataDir,
         queue,
         github: createGitHubClient({ url: github.url, token: options.githubToken ?? github.token }),
         concurrency: 16,
         lockDurationMs: workerOptions.lockDurationMs ?? 30_000,
         stalledIntervalMs: workerOptions.lockDurationMs ?? 30_000,
         sweep: workerOptions.sweep ?? { intervalMs: 60_000, staleSeconds: 60 },
-        log: process.env.AO_TEST_LOG ? (m, f) => console.error(m, f) : () => {},
+        log,
       });
       return worker;
     },
@@ -105,6 +118,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async stopWorker() {
       await worker?.close(1000);
       worker = null;
+    },
+    async startHostWorker() {
+      hostWorker ??= await startHostWorker({ db: db.sql, hostId: TEST_HOST_ID, dataDir, queue, log });
+    },
+    async stopHostWorker() {
+      await hostWorker?.close();
+      hostWorker = null;
     },
     async waitForJob(jobId, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
@@ -118,6 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await stack.stopWorker();
+      await stack.stopHostWorker();
       await api.close();
       await github.close();
       await db.close();
@@ -125,6 +146,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
   if (options.worker !== false) await stack.startWorker();
+  else await stack.startHostWorker();
   return stack;
 }
 

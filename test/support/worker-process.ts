@@ -14,6 +14,7 @@ const db = connect(requiredEnv('DATABASE_URL'), { max: 4, applicationName: 'ao-t
 const worker = await startClaimWorker({
   db,
   hostId: requiredEnv('AO_HOST_ID'),
+  dataDir: requiredEnv('AO_DATA_DIR'),
   queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX'), retry: { attempts: 4, delayMs: 50 } },
   github: createGitHubClient({ url: requiredEnv('GITHUB_GRAPHQL_URL'), token: requiredEnv('GITHUB_TOKEN') }),
   concurrency: 4,

@@ -31,6 +31,7 @@ describe('loadConfig: defaults', () => {
       logLevel: 'info',
       workerConcurrency: 16,
       retentionDays: 7,
+      hostWaitSeconds: 30,
     });
   });
 
@@ -90,6 +91,7 @@ describe('loadConfig: accepted values', () => {
       AO_LOG_LEVEL: 'debug',
       AO_WORKER_CONCURRENCY: '64',
       AO_RETENTION_DAYS: '30',
+      AO_HOST_WAIT_SECONDS: '5',
     });
     expect(config).toEqual<Config>({
       databaseUrl: 'postgres://ao:pw@db:5432/ao',
@@ -106,6 +108,7 @@ describe('loadConfig: accepted values', () => {
       logLevel: 'debug',
       workerConcurrency: 64,
       retentionDays: 30,
+      hostWaitSeconds: 5,
     });
   });
 

@@ -28,7 +28,26 @@ export function gitScript(cwd: string, script: string, args: readonly string[], 
   return run(cwd, 'sh', ['-c', script, 'sh', ...args], ['(script)', ...args], options);
 }
 
-function run(cwd: string, file: string, argv: readonly string[], shown: readonly string[], options: { timeoutMs?: number }): Promise<string> {
+/**
+ * git reads every worktree's admin dir (`.git/worktrees/<name>`) for many commands, and fails on
+ * one that a concurrent `git worktree add` has made but not yet filled. Worktrees are added and
+ * removed one at a time per checkout (worker/host-ops.ts); a command of another claim that meets
+ * a half-made one fails before it changes anything and is run again.
+ */
+const HALF_MADE_WORKTREE = /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)/;
+
+async function run(cwd: string, file: string, argv: readonly string[], shown: readonly string[], options: { timeoutMs?: number }): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runOnce(cwd, file, argv, shown, options);
+    } catch (err) {
+      if (!(err instanceof GitError) || !HALF_MADE_WORKTREE.test(err.stderr) || attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+}
+
+function runOnce(cwd: string, file: string, argv: readonly string[], shown: readonly string[], options: { timeoutMs?: number }): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       file,
@@ -56,22 +75,6 @@ export async function gitSucceeds(cwd: string, args: readonly string[]): Promise
   try {
     await git(cwd, args);
     return true;
-  } catch (err) {
-    if (err instanceof GitError) return false;
-    throw err;
-  }
-}
-
-/**
- * Whether `name` may be a branch, as `git check-ref-format --branch` says (which also refuses
- * names starting with "-", so none is ever read as an option). A name git would expand (such
- * as `@{-1}`) is refused too: the name must stand for itself.
- */
-export async function isValidBranchName(cwd: string, name: string): Promise<boolean> {
-  // eslint-disable-next-line no-control-regex
-  if (name === '' || /[\u0000-\u001f\u007f]/.test(name)) return false;
-  try {
-    return (await git(cwd, ['check-ref-format', '--branch', name])) === name;
   } catch (err) {
     if (err instanceof GitError) return false;
     throw err;

@@ -1,7 +1,8 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AoError } from '../../core/errors.js';
-import { git, GitError, gitSucceeds, isValidBranchName } from './git.js';
+import { isValidBranchName } from '../../core/branch-name.js';
+import { git, GitError, gitSucceeds } from './git.js';
 
 interface WorktreeEntry {
   path: string;
@@ -39,7 +40,7 @@ export async function createWorktree(opts: {
   baseBranch: string;
 }): Promise<{ path: string; branch: string; created: 'new-branch' | 'existing-branch' | 'existing-worktree' }> {
   const path = resolve(opts.path);
-  if (!(await isValidBranchName(opts.checkout, opts.branch))) {
+  if (!isValidBranchName(opts.branch)) {
     throw new AoError('BRANCH_INVALID', `${JSON.stringify(opts.branch)} is not a valid branch name`, { branch: opts.branch });
   }
   const worktrees = await listWorktrees(opts.checkout);
