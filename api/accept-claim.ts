@@ -4,7 +4,7 @@ import { AoError } from '../core/errors.js';
 import { resolvePrRef } from '../core/pr-ref.js';
 import { getClaimant } from '../core/store/claimant.js';
 import { sessionNotFound } from '../core/store/sessions.js';
-import { createJob } from '../core/store/jobs.js';
+import { createJob, setQueuedJobStep } from '../core/store/jobs.js';
 import type { ApiContext } from './context.js';
 
 export interface ClaimBody {
@@ -74,6 +74,12 @@ export async function acceptClaim(
       await ctx.queue.enqueueClaim(job.id, session.host);
     } catch (err) {
       ctx.onEnqueueFailed?.(job.id, err);
+    }
+    // the claim waits in its host's queue; its step says so while nothing could take it
+    if (!(await ctx.hostAlive(session.host))) {
+      const step = `waiting for a worker of host ${session.host} (none is running)`;
+      await setQueuedJobStep(ctx.db, job.id, step);
+      return { job: { ...job, step }, created };
     }
   }
   return { job, created };

@@ -5,6 +5,7 @@ import { claimQueue, enqueueClaim, producerConnection, subscribeJobSignals, work
 import { settlesWithin } from '../core/settles-within.js';
 import { HOST_WORK_SIGNAL, hostWorkQueue, type HostWork } from '../core/host-work.js';
 import { buildApi } from './app.js';
+import { hostHasLiveWorker } from '../core/store/host-workers.js';
 import { HostWorkClient } from './host-work-client.js';
 import { JobWaiter } from './job-waiter.js';
 
@@ -54,6 +55,18 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** Host liveness for the claim route: at most one query per host every two seconds. */
+function hostLiveness(db: Pool): (hostId: string) => Promise<boolean> {
+  const seen = new Map<string, { alive: Promise<boolean>; at: number }>();
+  return (hostId) => {
+    const cached = seen.get(hostId);
+    if (cached && Date.now() - cached.at < 2000) return cached.alive;
+    const alive = hostHasLiveWorker(db, hostId).catch(() => true);
+    seen.set(hostId, { alive, at: Date.now() });
+    return alive;
+  };
+}
+
 /**
  * The API process: fastify plus a fail-fast queue producer (one claim queue per host, made when
  * first needed, all on one connection) and one listener for the workers' job signals.
@@ -94,6 +107,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       db: options.db,
       hostId: options.hostId,
       hostWork,
+      hostAlive: hostLiveness(options.db),
       provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
       apiToken: options.apiToken,
       queue: {

@@ -210,3 +210,8 @@ export async function cancelJob(db: Db, id: string): Promise<Job> {
   if (outcome === 'finished') throw new AoError('JOB_FINISHED', `job ${id} already finished (${state ?? ''})`, { jobId: id, state });
   return requireJob(db, id);
 }
+
+/** Says why a queued job is not moving (e.g. its host has no live worker); a job that has moved on keeps its own step. */
+export async function setQueuedJobStep(db: Db, id: string, step: string): Promise<void> {
+  await db`update ao.jobs set step = ${step}, updated_at = now() where id = ${id} and state = 'queued' and step is distinct from ${step}`;
+}

@@ -115,17 +115,26 @@ describe('two hosts', () => {
   it('work for a host without a live worker waits: its claims stay queued, a session there answers HOST_UNAVAILABLE and leaves nothing', async () => {
     const onB = await session('beta');
     await stopWorker('b');
+    // a SIGKILLed worker leaves its heartbeat to go stale
+    await stack.db.sql`update ao.host_workers set last_seen_at = now() - interval '1 hour' where host = ${HOST_B}`;
     try {
-      const { jobId, pr } = await accept(onB.id);
       const [{ count: before }] = await stack.db.sql<[{ count: number }]>`select count(*)::int from ao.sessions where project_id = 'beta'`;
       const refused = await stack.http<{ code: string; details: Record<string, unknown> }>('POST', '/api/v1/sessions', { projectId: 'beta' });
-      expect(refused).toMatchObject({ status: 503, body: { code: 'HOST_UNAVAILABLE', details: { host: HOST_B, op: 'create-worktree', withdrawn: true } } });
+      expect(refused).toMatchObject({
+        status: 503,
+        body: { code: 'HOST_UNAVAILABLE', details: { host: HOST_B, op: 'create-worktree', withdrawn: true, liveWorker: false } },
+      });
       const [{ count: after }] = await stack.db.sql<[{ count: number }]>`select count(*)::int from ao.sessions where project_id = 'beta'`;
       expect(after).toBe(before);
       expect((await stack.http('DELETE', `/api/v1/sessions/${onB.id}`)).body).toMatchObject({ code: 'HOST_UNAVAILABLE' });
       expect(existsSync(onB.workspacePath)).toBe(true);
-      // host A's worker never takes host B's claim
-      expect((await stack.http<Job>('GET', `/api/v1/jobs/${jobId}`)).body.state).toBe('queued');
+      // (after the two refusals above have each waited 1.5 s: past the API's 2 s liveness cache)
+      const { jobId, pr } = await accept(onB.id);
+      // host A's worker never takes host B's claim, and the claim says what it waits for
+      expect((await stack.http<Job>('GET', `/api/v1/jobs/${jobId}`)).body).toMatchObject({
+        state: 'queued',
+        step: `waiting for a worker of host ${HOST_B} (none is running)`,
+      });
 
       await startWorker('b');
       expect(await stack.waitForJob(jobId)).toMatchObject({ state: 'succeeded', result: { branch: `feature/${pr}` } });
