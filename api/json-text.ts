@@ -9,3 +9,11 @@ import type { FastifyReply } from 'fastify';
 export function sendJsonText(reply: FastifyReply, json: string): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(json);
 }
+
+/**
+ * A page of a list, `{<field>: [...], nextCursor}`, from items Postgres already rendered as JSON
+ * text (see sendJsonText).
+ */
+export function sendJsonPageText(reply: FastifyReply, field: string, page: { items: readonly string[]; nextCursor: string | null }): FastifyReply {
+  return sendJsonText(reply, `{${JSON.stringify(field)}:[${page.items.join(',')}],"nextCursor":${JSON.stringify(page.nextCursor)}}`);
+}

@@ -20,6 +20,15 @@ export const ResourceId = z
   // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must not contain control characters');
 
+/** The query of a keyset-paged list (core/store/keyset-cursor.ts); a route extends it with its filters. */
+export const PageQuery = z.object({
+  cursor: z.string().optional().describe("the previous page's nextCursor; absent: the first page"),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** The `nextCursor` of a keyset-paged list's answer. */
+export const NextCursor = z.string().nullable().describe('pass back as `cursor` for the next page; null: the last page');
+
 /** Path parameters of `/…/{id}` routes. */
 export const IdParams = z.object({ id: ResourceId });
 

@@ -13,7 +13,7 @@ import {
   setSessionState,
 } from '../../core/store/sessions.js';
 import type { ApiContext } from '../context.js';
-import { IdParams, ResourceId } from '../params.js';
+import { IdParams, NextCursor, PageQuery, ResourceId } from '../params.js';
 import { problemResponses } from '../problem.js';
 
 const CreateSession = z.object({
@@ -80,19 +80,11 @@ export const sessionRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         operationId: 'listSessions',
         tags: ['sessions'],
         summary: 'List sessions in creation order, a page at a time',
-        querystring: z.object({
+        querystring: PageQuery.extend({
           projectId: ResourceId.optional(),
           state: SessionState.optional(),
-          cursor: z.string().optional().describe("the previous page's nextCursor; absent: the first page"),
-          limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
-        response: {
-          200: z.object({
-            sessions: z.array(Session),
-            nextCursor: z.string().nullable().describe('pass back as `cursor` for the next page; null: the last page'),
-          }),
-          ...problemResponses(),
-        },
+        response: { 200: z.object({ sessions: z.array(Session), nextCursor: NextCursor }), ...problemResponses() },
       },
     },
     async (request) => {

@@ -77,7 +77,7 @@ export async function requireJob(db: Db, id: string): Promise<Job> {
   return job;
 }
 
-function jobNotFound(id: string): AoError {
+export function jobNotFound(id: string): AoError {
   return new AoError('JOB_NOT_FOUND', `job ${id} does not exist`, { jobId: id });
 }
 

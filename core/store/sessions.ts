@@ -1,6 +1,7 @@
 import type { Db } from '../db/connect.js';
 import { Session, type SessionKind, type SessionState } from '../domain.js';
-import { AoError, validationFailed } from '../errors.js';
+import { AoError } from '../errors.js';
+import { CREATED_KEY_FORMAT, keysetPage, parseKeysetCursor, type KeyedRow } from './keyset-cursor.js';
 
 export interface NewSession {
   projectId: string;
@@ -106,72 +107,23 @@ export interface SessionPage {
   nextCursor: string | null;
 }
 
-/** Where a page of sessions ends: the (created_at, id) of its last session. */
-interface SessionKey {
-  /** created_at in UTC with all six fractional digits, so the cursor loses no precision */
-  createdAt: string;
-  id: string;
-}
-
-const CREATED_AT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
 /**
- * An opaque cursor: base64url of the JSON `[createdAt, id]` of the last session of a page. (The
- * time goes to Postgres as text: postgres.js would send a timestamptz parameter through a JS Date,
- * which keeps milliseconds only.)
- */
-export function formatSessionCursor(key: SessionKey): string {
-  return Buffer.from(JSON.stringify([key.createdAt, key.id])).toString('base64url');
-}
-
-/** Reads a cursor of formatSessionCursor; anything else is VALIDATION_FAILED naming `cursor`. */
-export function parseSessionCursor(cursor: string): SessionKey {
-  let parsed: unknown = null;
-  if (/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) {
-    try {
-      parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    } catch {
-      parsed = null;
-    }
-  }
-  if (
-    Array.isArray(parsed) &&
-    parsed.length === 2 &&
-    typeof parsed[0] === 'string' &&
-    CREATED_AT_KEY.test(parsed[0]) &&
-    Number.isFinite(Date.parse(parsed[0])) &&
-    typeof parsed[1] === 'string' &&
-    parsed[1].length > 0 &&
-    !parsed[1].includes('\0')
-  ) {
-    return { createdAt: parsed[0], id: parsed[1] };
-  }
-  throw validationFailed('cursor', 'not a cursor of this list: pass the nextCursor of the previous page, or none for the first');
-}
-
-/**
- * One page of sessions in creation order (created_at, then id: the order of an index, so a
- * page costs the same wherever it starts), keyset-paged so a session created while a client
- * pages appears once or not at all, never twice.
+ * One page of sessions in creation order (created_at, then id: the order of the index
+ * sessions_created), keyset-paged (keyset-cursor.ts).
  */
 export async function listSessions(db: Db, filter: SessionFilter, page: SessionPageRequest): Promise<SessionPage> {
-  const after = page.cursor === undefined ? null : parseSessionCursor(page.cursor);
-  const rows = await db<Array<{ json: unknown; created_key: string; id: string }>>`
+  const after = page.cursor === undefined ? null : parseKeysetCursor(page.cursor);
+  const rows = await db<Array<{ json: unknown } & KeyedRow>>`
     select ao.session_json(s) as json,
-      to_char(s.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_key, s.id
+      to_char(s.created_at at time zone 'UTC', ${CREATED_KEY_FORMAT}) as created_key, s.id
     from ao.sessions s
     where (${filter.projectId ?? null}::text is null or s.project_id = ${filter.projectId ?? null})
       and (${filter.state ?? null}::text is null or s.state = ${filter.state ?? null})
       ${after ? db`and (s.created_at, s.id) > (${after.createdAt}::text::timestamptz, ${after.id}::text)` : db``}
     order by s.created_at, s.id
     limit ${page.limit + 1}`;
-  const more = rows.length > page.limit;
-  const kept = more ? rows.slice(0, page.limit) : rows;
-  const last = kept.at(-1);
-  return {
-    sessions: kept.map((row) => Session.parse(row.json)),
-    nextCursor: more && last ? formatSessionCursor({ createdAt: last.created_key, id: last.id }) : null,
-  };
+  const { items, nextCursor } = keysetPage(rows, page.limit, (row) => Session.parse(row.json));
+  return { sessions: items, nextCursor };
 }
 
 export async function setSessionState(db: Db, id: string, state: SessionState): Promise<Session> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Session } from '../../core/domain.js';
+import type { Job, Session } from '../../core/domain.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
 
 /** The real `ao` binary as a child process against a running API + worker + fake GitHub. */
@@ -285,11 +285,38 @@ describe('every command speaks JSON', () => {
     expect(json(missing)).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
   });
 
+  it('job ls lists jobs newest first, as JSON each as job show prints it, filtered and limited; a table for humans', async () => {
+    const s = await newSession();
+    const first = json<Job>(await ao(['session', 'claim-pr', s, String(addPr()), '--json']));
+    const second = json<Job>(await ao(['session', 'claim-pr', s, String(addPr()), '--json']));
+    const mine = await ao(['job', 'ls', '--session', s, '--json']);
+    expect(mine.code, mine.stderr).toBe(0);
+    const listed = json<{ jobs: Job[] }>(mine).jobs;
+    expect(listed.map((j) => j.id)).toEqual([second.id, first.id]);
+    expect(listed[1]).toEqual(json(await ao(['job', 'show', first.id, '--json'])));
+    expect(json<{ jobs: Job[] }>(await ao(['job', 'ls', '--session', s, '--limit', '1', '--json'])).jobs.map((j) => j.id)).toEqual([second.id]);
+    const claims = json<{ jobs: Job[] }>(await ao(['job', 'ls', '--kind', 'claim', '--state', 'succeeded', '--json'])).jobs;
+    expect(claims.length).toBeGreaterThan(1);
+    expect(claims.every((j) => j.kind === 'claim' && j.state === 'succeeded')).toBe(true);
+    const human = await ao(['job', 'ls', '--session', s]);
+    expect(human.code, human.stderr).toBe(0);
+    const lines = human.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID +KIND +STATE +SESSION +STEP\/ERROR +AGE$/);
+    expect(lines.slice(1).map((l) => l.split(/ +/).slice(0, 4))).toEqual([
+      [second.id, 'claim', 'succeeded', s],
+      [first.id, 'claim', 'succeeded', s],
+    ]);
+    const bad = await ao(['job', 'ls', '--state', 'done']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Expected --state=done to be one of');
+  });
+
   it('the manifest the build wrote lists exactly the compiled commands', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
     expect(Object.keys(manifest.commands).sort()).toEqual([
       'api',
       'events',
+      'job:ls',
       'job:show',
       'job:wait',
       'project:add',

@@ -180,6 +180,17 @@ function casesFor(checkoutPath: string): Case[] {
     ['GET', '/api/v1/jobs/job_x?wait=61', undefined, undefined, 400, 'VALIDATION_FAILED', 'wait'],
     ['GET', `/api/v1/jobs/job_x?wait=${HUGE}`, undefined, undefined, 400, 'VALIDATION_FAILED', 'wait'],
     ['GET', '/api/v1/jobs/job_x?wait=soon', undefined, undefined, 400, 'VALIDATION_FAILED', 'wait'],
+    ['GET', '/api/v1/jobs?limit=0', undefined, undefined, 400, 'VALIDATION_FAILED', 'limit'],
+    ['GET', `/api/v1/jobs?limit=${HUGE}`, undefined, undefined, 400, 'VALIDATION_FAILED', 'limit'],
+    ['GET', '/api/v1/jobs?cursor=nope!', undefined, undefined, 400, 'VALIDATION_FAILED', 'cursor'],
+    ['GET', '/api/v1/jobs?cursor=%00', undefined, undefined, 400, 'VALIDATION_FAILED', 'cursor'],
+    ['GET', `/api/v1/jobs?cursor=${Buffer.from('[1,2]').toString('base64url')}`, undefined, undefined, 400, 'VALIDATION_FAILED', 'cursor'],
+    ['GET', '/api/v1/jobs?kind=bogus', undefined, undefined, 400, 'VALIDATION_FAILED', 'kind'],
+    ['GET', '/api/v1/jobs?state=%00', undefined, undefined, 400, 'VALIDATION_FAILED', 'state'],
+    ['GET', '/api/v1/jobs?sessionId=%00', undefined, undefined, 400, 'VALIDATION_FAILED', 'sessionId'],
+    ['GET', `/api/v1/jobs?sessionId=${'x'.repeat(300)}`, undefined, undefined, 400, 'VALIDATION_FAILED', 'sessionId'],
+    ['GET', '/api/v1/jobs/job_x/items?limit=-1', undefined, undefined, 400, 'VALIDATION_FAILED', 'limit'],
+    ['GET', '/api/v1/jobs/job_x/items?cursor=%ff', undefined, undefined, 400, 'VALIDATION_FAILED', 'cursor'],
     // projects
     ['POST', '/api/v1/projects', json({ path: '.' }), JSON_TYPE, 400, 'PROJECT_PATH_INVALID'],
     ['POST', '/api/v1/projects', json({ path: 'some/where' }), JSON_TYPE, 400, 'PROJECT_PATH_INVALID'],
@@ -217,6 +228,7 @@ describe('hostile input', () => {
         'GET /api/v1/sessions/{id}/pr',
         'POST /api/v1/sessions/{id}/pr/claim',
         'GET /api/v1/jobs/{id}',
+        'GET /api/v1/jobs/{id}/items',
       ]),
     );
     const before = await rowCounts();
