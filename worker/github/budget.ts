@@ -108,8 +108,8 @@ return 0`;
 
 // KEYS[1] budget → the epoch ms to wait for, or 0
 const BLOCKED = `${NOW}
-local until = tonumber(redis.call('HGET', KEYS[1], 'blockedUntil'))
-if until ~= nil and until > now then return until end
+local blocked = tonumber(redis.call('HGET', KEYS[1], 'blockedUntil'))
+if blocked ~= nil and blocked > now then return blocked end
 return 0`;
 
 // KEYS[1] budget; ARGV cost, reservePercent → {1} | {0, 'blocked', epoch ms} | {0, 'reserve', resetAt}
