@@ -55,7 +55,7 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
  * GitHub's published schema and GitHub's own limits, answers from fixtures, and can fail, rate
  * limit, slow down or hold requests on demand.
  */
-export async function startFakeGitHub(opts: { token?: string; port?: number; host?: string } = {}): Promise<FakeGitHub> {
+export async function startFakeGitHub(opts: { token?: string; port?: number; host?: string; /** points per window (GitHub's 5,000) */ limit?: number } = {}): Promise<FakeGitHub> {
   schema(); // build the schema before the first request rather than during it
   const token = opts.token ?? 'fake-token';
   const repos = new Map<string, FakeRepo>();
@@ -66,7 +66,7 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
   let gate: Promise<void> | null = null;
   // GitHub's primary window: a fixed reset (whole seconds, as GitHub reports it), rolled over once passed
   const window = { limit: LIMIT, used: 0, resetAtMs: 0 };
-  const newWindow = () => Object.assign(window, { limit: LIMIT, used: 0, resetAtMs: Math.ceil((Date.now() + HOUR_MS) / 1000) * 1000 });
+  const newWindow = () => Object.assign(window, { limit: opts.limit ?? LIMIT, used: 0, resetAtMs: Math.ceil((Date.now() + HOUR_MS) / 1000) * 1000 });
   newWindow();
   const current = () => {
     if (Date.now() >= window.resetAtMs) newWindow();
