@@ -126,13 +126,10 @@ export function createRequester(transport: Transport, options: RequesterOptions)
       if (late) throw late;
       const timeout = AbortSignal.timeout(timeoutMs);
       requests++;
+      let data: unknown;
       try {
-        const data: unknown = await graphql(query, { ...variables, headers: { authorization }, request: { signal: signal ? AbortSignal.any([signal, timeout]) : timeout } });
-        await noteAnswer(data, undefined);
-        if (!isRecord(data)) throw new AoError('SCM_UNAVAILABLE', `GitHub's answer for ${meta.what} has no data`);
-        return { data, itemErrors: [] };
+        data = await graphql(query, { ...variables, headers: { authorization }, request: { signal: signal ? AbortSignal.any([signal, timeout]) : timeout } });
       } catch (err) {
-        if (err instanceof AoError) throw err;
         const stopped = cancelled(meta.what, timeout);
         if (stopped) throw stopped;
         if (err instanceof GraphqlResponseError) {
@@ -145,6 +142,9 @@ export function createRequester(transport: Transport, options: RequesterOptions)
         if (isHttpError(err)) await noteAnswer(undefined, err.response?.headers);
         throw await failed(classifyGitHubError(err, meta.what));
       }
+      await noteAnswer(data, undefined);
+      if (!isRecord(data)) throw new AoError('SCM_UNAVAILABLE', `GitHub's answer for ${meta.what} has no data`);
+      return { data, itemErrors: [] };
     } finally {
       // a give-back that fails (Redis away) leaves the slot to its expiry; the answer stands
       await release?.().catch(() => undefined);
