@@ -9,6 +9,9 @@ export interface FakeStats {
   invalidQueries: number;
   deprecatedFieldUses: number;
   totalCost: number;
+  /** requests being answered right now, and the most there ever were at once */
+  inFlight: number;
+  peakInFlight: number;
   log: Array<{ query: string; variables: unknown; status: number; valid: boolean; errors: string[]; cost: number; nodeCount: number }>;
 }
 
@@ -19,6 +22,14 @@ export interface FakeGitHub {
   addRepo(owner: string, name: string): void;
   addPullRequest(owner: string, name: string, pr: FakePullRequest): FakePullRequest;
   updatePullRequest(owner: string, name: string, number: number, patch: Partial<FakePullRequest>): void;
+  /** the PR is gone (deleted, or its repository made private): reads of it answer NOT_FOUND */
+  removePullRequest(owner: string, name: string, number: number): void;
+  /**
+   * Moves GitHub's primary window: `remaining` points left until `resetAt` (default: the current
+   * window's reset; a later one starts a new window). A query costing more than what remains is
+   * answered RATE_LIMITED, as GitHub does.
+   */
+  setRateLimit(window: { remaining: number; resetAt?: string; limit?: number }): void;
   /** the next `count` requests answer `status` (default 502) */
   failNext(count: number, status?: number): void;
   rateLimitNext(count: number, opts?: { resetInSeconds?: number; form?: 'http403' | 'graphql' | 'secondary' }): void;
@@ -33,6 +44,7 @@ export interface FakeGitHub {
 }
 
 const LIMIT = 5000;
+const HOUR_MS = 3600_000;
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify(body));
@@ -43,16 +55,24 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
  * GitHub's published schema and GitHub's own limits, answers from fixtures, and can fail, rate
  * limit, slow down or hold requests on demand.
  */
-export async function startFakeGitHub(opts: { token?: string; port?: number; host?: string } = {}): Promise<FakeGitHub> {
+export async function startFakeGitHub(opts: { token?: string; port?: number; host?: string; /** points per window (GitHub's 5,000) */ limit?: number } = {}): Promise<FakeGitHub> {
   schema(); // build the schema before the first request rather than during it
   const token = opts.token ?? 'fake-token';
   const repos = new Map<string, FakeRepo>();
-  const stats: FakeStats = { requests: 0, invalidQueries: 0, deprecatedFieldUses: 0, totalCost: 0, log: [] };
+  const stats: FakeStats = { requests: 0, invalidQueries: 0, deprecatedFieldUses: 0, totalCost: 0, inFlight: 0, peakInFlight: 0, log: [] };
   let failures: { count: number; status: number } = { count: 0, status: 502 };
   let rateLimits: { count: number; resetInSeconds: number; form: 'http403' | 'graphql' | 'secondary' } = { count: 0, resetInSeconds: 60, form: 'http403' };
   let delayMs = 0;
   let gate: Promise<void> | null = null;
-  let used = 0;
+  // GitHub's primary window: a fixed reset (whole seconds, as GitHub reports it), rolled over once passed
+  const window = { limit: LIMIT, used: 0, resetAtMs: 0 };
+  const newWindow = () => Object.assign(window, { limit: opts.limit ?? LIMIT, used: 0, resetAtMs: Math.ceil((Date.now() + HOUR_MS) / 1000) * 1000 });
+  newWindow();
+  const current = () => {
+    if (Date.now() >= window.resetAtMs) newWindow();
+    return window;
+  };
+  const remainingPoints = () => Math.max(current().limit - window.used, 0);
   const arrivals: Array<{ count: number; resolve: () => void }> = [];
 
   const key = (owner: string, name: string) => `${owner.toLowerCase()}/${name.toLowerCase()}`;
@@ -66,11 +86,11 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
     return repo;
   };
 
-  const rateHeaders = (remaining = Math.max(LIMIT - used, 0), resetInSeconds = 3600): Record<string, string> => ({
-    'x-ratelimit-limit': String(LIMIT),
+  const rateHeaders = (remaining = remainingPoints(), resetAtMs = current().resetAtMs): Record<string, string> => ({
+    'x-ratelimit-limit': String(window.limit),
     'x-ratelimit-remaining': String(remaining),
-    'x-ratelimit-used': String(LIMIT - remaining),
-    'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + resetInSeconds),
+    'x-ratelimit-used': String(window.limit - remaining),
+    'x-ratelimit-reset': String(Math.floor(resetAtMs / 1000)),
     'x-ratelimit-resource': 'graphql',
   });
 
@@ -81,7 +101,7 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
     };
     for (const repo of repos.values()) objects(repo);
     return {
-      rateLimit: () => ({ cost, limit: LIMIT, remaining: Math.max(LIMIT - used, 0), used, resetAt: new Date(Date.now() + 3600_000).toISOString(), nodeCount: 0 }),
+      rateLimit: () => ({ cost, limit: window.limit, remaining: remainingPoints(), used: window.used, resetAt: new Date(window.resetAtMs).toISOString().replace('.000Z', 'Z'), nodeCount: 0 }),
       viewer: { login: 'ao-fake', __typename: 'User' },
       node: ({ id }: { id: string }) => {
         const node = nodes.get(id);
@@ -114,6 +134,9 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     stats.requests++;
+    stats.inFlight++;
+    stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
+    res.once('close', () => void stats.inFlight--);
     for (const waiter of arrivals.filter((a) => stats.requests >= a.count)) {
       arrivals.splice(arrivals.indexOf(waiter), 1);
       waiter.resolve();
@@ -138,7 +161,7 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
     }
     if (rateLimits.count > 0) {
       rateLimits.count--;
-      const headers = rateHeaders(0, rateLimits.resetInSeconds);
+      const headers = rateHeaders(0, Date.now() + rateLimits.resetInSeconds * 1000);
       const message = 'API rate limit exceeded for user ID 1.';
       if (rateLimits.form === 'graphql') return answer(200, { errors: [{ type: 'RATE_LIMITED', message }] }, headers);
       if (rateLimits.form === 'secondary') {
@@ -175,7 +198,10 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
     logEntry.valid = true;
     logEntry.cost = check.cost;
     logEntry.nodeCount = check.nodeCount;
-    used += check.cost;
+    if (check.cost > remainingPoints()) {
+      return answer(200, { errors: [{ type: 'RATE_LIMITED', message: 'API rate limit exceeded for user ID 1.' }] }, rateHeaders(0));
+    }
+    window.used += check.cost;
     stats.totalCost += check.cost;
     const result = await execute({ schema: schema(), document, rootValue: rootValue(check.cost), variableValues: variables });
     const errors = result.errors?.map((e: GraphQLError) => ({
@@ -208,6 +234,16 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
       if (!pr) throw new Error(`no PR ${owner}/${name}#${number}`);
       Object.assign(pr, patch);
     },
+    removePullRequest(owner, name, number) {
+      if (!repoOf(owner, name).prs.delete(number)) throw new Error(`no PR ${owner}/${name}#${number}`);
+    },
+    setRateLimit({ remaining, resetAt, limit }) {
+      const at = resetAt === undefined ? current().resetAtMs : Date.parse(resetAt);
+      if (Number.isNaN(at)) throw new Error(`not a time: ${resetAt}`);
+      window.limit = limit ?? window.limit;
+      window.resetAtMs = at;
+      window.used = Math.max(window.limit - remaining, 0);
+    },
     failNext: (count, status = 502) => void (failures = { count, status }),
     rateLimitNext: (count, o = {}) => void (rateLimits = { count, resetInSeconds: o.resetInSeconds ?? 60, form: o.form ?? 'http403' }),
     setDelay: (ms) => void (delayMs = ms),
@@ -229,7 +265,9 @@ export async function startFakeGitHub(opts: { token?: string; port?: number; hos
       });
     },
     reset() {
-      Object.assign(stats, { requests: 0, invalidQueries: 0, deprecatedFieldUses: 0, totalCost: 0, log: [] });
+      // in-flight requests of the previous test still count down on their way out
+      Object.assign(stats, { requests: 0, invalidQueries: 0, deprecatedFieldUses: 0, totalCost: 0, peakInFlight: stats.inFlight, log: [] });
+      newWindow();
       failures = { count: 0, status: 502 };
       rateLimits = { count: 0, resetInSeconds: 60, form: 'http403' };
       delayMs = 0;

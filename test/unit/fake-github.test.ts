@@ -112,4 +112,46 @@ describe('fake GitHub', () => {
     gate.release();
     expect((await pending).status).toBe(200);
   });
+  it('costs a query as GitHub does: fragment spreads and aliases counted where they are used', async () => {
+    const cost = async (query: string) => {
+      await ask(query);
+      const entry = github.stats.log.at(-1);
+      expect(entry?.errors).toEqual([]);
+      return { cost: entry?.cost, nodes: entry?.nodeCount };
+    };
+    const fragment = 'fragment T on PullRequestReviewThread { comments(first: 100) { totalCount } }';
+    // 1 (threads) + 100 (comments of each thread) requests → 1 point; 100 + 100 × 100 nodes
+    expect(await cost(`{ repository(owner: "acme", name: "widgets") { pullRequest(number: 1) { reviewThreads(first: 100) { nodes { ...T } } } } } ${fragment}`)).toEqual({ cost: 1, nodes: 10_100 });
+    // the same under 10 aliases: 1,010 requests → 10 points
+    const aliases = Array.from({ length: 10 }, (_, i) => `a${i}: repository(owner: "acme", name: "widgets") { pullRequest(number: 1) { ...P } }`).join('\n');
+    expect(await cost(`{ ${aliases} } fragment P on PullRequest { reviewThreads(first: 100) { nodes { ...T } } } ${fragment}`)).toEqual({ cost: 10, nodes: 101_000 });
+  });
+
+  it('keeps a fixed rate-limit window that tests can move, and refuses a query costing more than remains', async () => {
+    const window = async () => {
+      const { body, headers } = await ask('{ rateLimit { cost limit remaining resetAt } }');
+      return { field: (body.data as { rateLimit: { remaining: number; resetAt: string; limit: number } }).rateLimit, reset: headers.get('x-ratelimit-reset') };
+    };
+    const first = await window();
+    const second = await window();
+    expect(second.field.resetAt).toBe(first.field.resetAt);
+    expect(second.field.remaining).toBe(first.field.remaining - 1);
+    expect(Number(second.reset) * 1000).toBe(Date.parse(first.field.resetAt));
+
+    const resetAt = new Date(Date.parse(first.field.resetAt) + 600_000).toISOString().replace('.000Z', 'Z');
+    github.setRateLimit({ remaining: 1, resetAt });
+    expect((await window()).field).toMatchObject({ remaining: 0, resetAt, limit: 5000 });
+    const refused = await ask('{ rateLimit { cost } }');
+    expect(refused.body.errors?.[0]).toMatchObject({ type: 'RATE_LIMITED' });
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('0');
+    github.setRateLimit({ remaining: 5000 });
+    expect((await window()).field).toMatchObject({ remaining: 4999, resetAt });
+  });
+
+  it('forgets a removed PR: it answers NOT_FOUND', async () => {
+    github.addPullRequest('Acme', 'Widgets', { number: 3 });
+    github.removePullRequest('Acme', 'Widgets', 3);
+    const { body } = await ask('{ repository(owner: "acme", name: "widgets") { pullRequest(number: 3) { title } } }');
+    expect(body.errors?.[0]).toMatchObject({ type: 'NOT_FOUND', path: ['repository', 'pullRequest'] });
+  });
 });

@@ -1,12 +1,18 @@
 import { graphql as octokitGraphql } from '@octokit/graphql';
-import type { z } from 'zod';
 import type { PrSnapshot } from '../../core/domain.js';
 import { AoError } from '../../core/errors.js';
 import type { PrSource } from '../pr-source.js';
-import { classifyGitHubError } from './errors.js';
-import { toSnapshot, type FullThread } from './map.js';
-import { MERGEABILITY, MORE_COMMENTS, MORE_CONTEXTS, MORE_THREADS, PULL_REQUEST } from './query.js';
-import { MergeabilityAnswer, MoreCommentsAnswer, MoreContextsAnswer, MoreThreadsAnswer, PullRequestAnswer, type Context, type PageInfo, type RateLimit } from './response.js';
+import { fetchBatch, type BatchFetchOptions, type BatchResult } from './batch.js';
+import type { GitHubBudget } from './budget.js';
+import { delay } from './delay.js';
+import { toSnapshot } from './map.js';
+import { changedWhileRead, readRest } from './pages.js';
+import { FOLLOW_UP_COST, MERGEABILITY, PULL_REQUEST } from './query.js';
+import { createRequester, type Transport } from './request.js';
+import { MergeabilityAnswer, PullRequestAnswer } from './response.js';
+
+export { DEFAULT_BATCH_SIZE, type BatchFetchOptions, type BatchItem, type BatchResult } from './batch.js';
+export { BudgetExhausted, createGitHubBudget, type GitHubBudget } from './budget.js';
 
 export interface GitHubClientOptions {
   /** the GraphQL endpoint: https://api.github.com/graphql, https://<ghe>/api/graphql, or the fake */
@@ -16,6 +22,11 @@ export interface GitHubClientOptions {
   /** per request; GitHub itself gives up after 10 s */
   timeoutMs?: number;
   userAgent?: string;
+  /**
+   * The shared GitHub budget (budget.ts): every answer is recorded in it, a block GitHub asked
+   * for holds every request, and batch requests also wait for a slot and stay above the reserve.
+   */
+  budget?: GitHubBudget;
 }
 
 export interface PullRequestRef {
@@ -42,11 +53,12 @@ export interface FetchResult {
 
 export interface GitHubClient extends PrSource {
   fetchPullRequest(ref: PullRequestRef, options?: FetchOptions): Promise<FetchResult>;
-}
-
-interface Page<T> {
-  pageInfo: PageInfo;
-  nodes: T[];
+  /**
+   * Many PRs, `batchSize` per request (GraphQL aliases). A PR GitHub cannot give (not found, not
+   * visible, changed while its pages were read) fails its own item; a failure of a whole request
+   * (5xx, rate limit, auth, BudgetExhausted) rejects the call. Items come in the order of `refs`.
+   */
+  fetchPullRequests(refs: readonly PullRequestRef[], options?: BatchFetchOptions): Promise<BatchResult>;
 }
 
 /**
@@ -68,87 +80,37 @@ export function splitEndpoint(endpoint: string): { baseUrl: string; url: string 
  * GitHub has not computed yet costs one re-read. Every failure is an AoError (see errors.ts).
  */
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
-  const timeoutMs = options.timeoutMs ?? 10_000;
   const tokenOption = options.token;
   const getToken = typeof tokenOption === 'string' ? () => Promise.resolve(tokenOption) : tokenOption;
-  const graphql = octokitGraphql.defaults({ ...splitEndpoint(options.url), headers: { 'user-agent': options.userAgent ?? 'ao' } });
+  const transport: Transport = {
+    graphql: octokitGraphql.defaults({ ...splitEndpoint(options.url), headers: { 'user-agent': options.userAgent ?? 'ao' } }),
+    timeoutMs: options.timeoutMs ?? 10_000,
+    ...(options.budget ? { budget: options.budget } : {}),
+  };
+
+  const token = async (): Promise<string> => {
+    try {
+      return await getToken();
+    } catch (err) {
+      if (err instanceof AoError) throw err;
+      throw new AoError('SCM_AUTH_FAILED', `no GitHub token: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
 
   return {
     async fetchPullRequest(ref, fetchOptions = {}) {
       const what = `${ref.owner}/${ref.repo}#${ref.number}`;
       const observedAt = new Date().toISOString(); // when the fetch started: see PrSnapshot
       const { signal } = fetchOptions;
-      let requests = 0;
-      let rateLimit: FetchResult['rateLimit'] = null;
+      const requester = createRequester(transport, { token: await token(), kind: 'single', ...(signal ? { signal } : {}) });
+      const meta = { what, cost: FOLLOW_UP_COST };
 
-      const cancelled = (timeout?: AbortSignal): AoError | null => {
-        if (signal?.aborted) return new AoError('SCM_UNAVAILABLE', `reading ${what} from GitHub was aborted`, { aborted: true });
-        if (timeout?.aborted) return new AoError('SCM_UNAVAILABLE', `GitHub did not answer within ${timeoutMs} ms while reading ${what}`, { timeoutMs });
-        return null;
-      };
-
-      let authorization: string;
-      try {
-        authorization = `bearer ${await getToken()}`;
-      } catch (err) {
-        if (err instanceof AoError) throw err;
-        throw new AoError('SCM_AUTH_FAILED', `no GitHub token: ${err instanceof Error ? err.message : String(err)}`);
-      }
-
-      const ask = async <S extends z.ZodType<{ rateLimit?: RateLimit | null }>>(schema: S, query: string, variables: Record<string, unknown>): Promise<z.output<S>> => {
-        const early = cancelled();
-        if (early) throw early;
-        const timeout = AbortSignal.timeout(timeoutMs);
-        requests++;
-        let raw: unknown;
-        try {
-          raw = await graphql(query, { ...variables, headers: { authorization }, request: { signal: signal ? AbortSignal.any([signal, timeout]) : timeout } });
-        } catch (err) {
-          throw cancelled(timeout) ?? classifyGitHubError(err, what);
-        }
-        const parsed = schema.safeParse(raw);
-        if (!parsed.success) throw classifyGitHubError(parsed.error, what);
-        const limit = parsed.data.rateLimit;
-        if (limit) rateLimit = { cost: (rateLimit?.cost ?? 0) + limit.cost, remaining: limit.remaining, resetAt: limit.resetAt };
-        return parsed.data;
-      };
-
-      const changed = () => new AoError('SCM_UNAVAILABLE', `${what} changed while it was being read from GitHub; a retry reads it afresh`);
-
-      /** every node of a connection: its first page, then `next` pages while GitHub says there are more */
-      const drain = async <T>(first: Page<T>, next: (after: string) => Promise<Page<T> | undefined>): Promise<T[]> => {
-        const all = [...first.nodes];
-        let { pageInfo } = first;
-        const seen = new Set<string>();
-        while (pageInfo.hasNextPage) {
-          const after = pageInfo.endCursor;
-          // a missing or repeated cursor would loop forever or silently truncate: fail instead
-          if (!after || seen.has(after)) throw new AoError('SCM_UNAVAILABLE', `GitHub paged ${what} without a usable cursor`);
-          seen.add(after);
-          const page = await next(after);
-          if (!page) throw changed();
-          all.push(...page.nodes);
-          pageInfo = page.pageInfo;
-        }
-        return all;
-      };
-
-      const first = await ask(PullRequestAnswer, PULL_REQUEST, { owner: ref.owner, name: ref.repo, number: ref.number });
+      const first = await requester.ask(PullRequestAnswer, PULL_REQUEST, { owner: ref.owner, name: ref.repo, number: ref.number }, meta);
       const firstAnsweredAt = Date.now();
       const pr = first.repository?.pullRequest;
       if (!pr) throw new AoError('PR_NOT_FOUND', `${what} was not found on GitHub (or the token cannot see its repository)`, { ref: what });
 
-      const rollup = pr.statusCheckRollup;
-      const contexts: Context[] = rollup
-        ? await drain(rollup.contexts, async (after) => (await ask(MoreContextsAnswer, MORE_CONTEXTS, { id: rollup.id, after })).node?.contexts)
-        : [];
-      const threads = await drain(pr.reviewThreads, async (after) => (await ask(MoreThreadsAnswer, MORE_THREADS, { id: pr.id, after })).node?.reviewThreads);
-      // sequential on purpose: a thread beyond 100 comments is rare, and requests are what GitHub meters
-      const fullThreads: FullThread[] = [];
-      for (const thread of threads) {
-        const comments = await drain(thread.comments, async (after) => (await ask(MoreCommentsAnswer, MORE_COMMENTS, { id: thread.id, after })).node?.comments);
-        fullThreads.push({ ...thread, comments });
-      }
+      const { contexts, threads } = await readRest(pr, (schema, query, variables) => requester.ask(schema, query, variables, meta), what);
 
       // GitHub computes mergeability in a background job and answers UNKNOWN until it is done:
       // re-read just those two facts once, the delay counted from the first answer (paging above
@@ -156,9 +118,9 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       let facts = pr;
       if (pr.state === 'OPEN' && pr.mergeable === 'UNKNOWN') {
         const waitMs = (fetchOptions.unknownMergeableRetryDelayMs ?? 1500) - (Date.now() - firstAnsweredAt);
-        if (waitMs > 0) await delay(waitMs, signal, () => cancelled() ?? changed());
+        if (waitMs > 0) await delay(waitMs, signal, () => requester.cancelled(what) ?? changedWhileRead(what));
         try {
-          const again = (await ask(MergeabilityAnswer, MERGEABILITY, { id: pr.id })).node;
+          const again = (await requester.ask(MergeabilityAnswer, MERGEABILITY, { id: pr.id }, meta)).node;
           if (again?.mergeable && again.mergeStateStatus) facts = { ...pr, mergeable: again.mergeable, mergeStateStatus: again.mergeStateStatus };
         } catch (err) {
           // the snapshot is complete without it (mergeability stays unknown); only a transient
@@ -167,24 +129,15 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         }
       }
 
-      const snapshot = toSnapshot({ pr: facts, contexts, threads: fullThreads, observedAt, ref });
-      return { snapshot, maintainerCanModify: pr.maintainerCanModify, requests, rateLimit };
+      const snapshot = toSnapshot({ pr: facts, contexts, threads, observedAt, ref });
+      const spent = requester.rateLimit;
+      const rateLimit = spent ? { cost: spent.cost, remaining: spent.remaining, resetAt: spent.resetAt } : null;
+      return { snapshot, maintainerCanModify: pr.maintainerCanModify, requests: requester.requests, rateLimit };
+    },
+
+    async fetchPullRequests(refs, batchOptions = {}) {
+      if (refs.length === 0) return { items: [], requests: 0, rateLimit: null };
+      return fetchBatch(transport, await token(), refs, batchOptions);
     },
   };
-}
-
-/** setTimeout that an AbortSignal cuts short (rejecting with `onAbort()`), leaving no listener behind. */
-function delay(ms: number, signal: AbortSignal | undefined, onAbort: () => Error): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(onAbort());
-    const abort = () => {
-      clearTimeout(timer);
-      reject(onAbort());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', abort, { once: true });
-  });
 }

@@ -16,7 +16,7 @@ import { AoError } from '../../core/errors.js';
  * with the authorization header unredacted, and a logged cause would print the token.
  */
 
-type Headers = Record<string, string | number | undefined>;
+export type Headers = Record<string, string | number | undefined>;
 
 const RATE_LIMIT_MESSAGE = /rate limit|abuse/i;
 
@@ -49,25 +49,25 @@ function rateLimited(headers: Headers | undefined, what: string): AoError {
   return new AoError('SCM_RATE_LIMITED', `GitHub rate limit reached while reading ${what}; retry after ${at}`, { retryAt: at });
 }
 
-interface HttpErrorLike {
+export interface HttpErrorLike {
   status: number;
   message: string;
   response?: { headers?: Headers };
 }
 
-function isHttpError(err: unknown): err is HttpErrorLike {
+export function isHttpError(err: unknown): err is HttpErrorLike {
   return err instanceof Error && typeof (err as { status?: unknown }).status === 'number';
 }
 
-interface GraphqlError {
+export interface GraphqlError {
   type?: string;
   message?: string;
   path?: ReadonlyArray<string | number>;
   extensions?: Record<string, unknown>;
 }
 
-function fromGraphqlErrors(err: GraphqlResponseError<unknown>, what: string): AoError {
-  const errors = (err.errors as GraphqlError[] | undefined) ?? [];
+/** GraphQL `errors` as one AoError: of a whole answer, or of one alias of a batch (`path[0]` the alias). */
+export function classifyGraphqlErrors(errors: readonly GraphqlError[], headers: Headers | undefined, what: string): AoError {
   const messages = errors.map((e) => e.message ?? '').join('; ');
   const notFound = errors.find((e) => e.type === 'NOT_FOUND' || (e.type === undefined && /could not resolve to/i.test(e.message ?? '')));
   if (notFound) {
@@ -76,13 +76,14 @@ function fromGraphqlErrors(err: GraphqlResponseError<unknown>, what: string): Ao
     if (notFound.path?.[0] === 'node') {
       return new AoError('SCM_UNAVAILABLE', `${what} changed while it was being read from GitHub; a retry reads it afresh`);
     }
-    const repoMissing = notFound.path?.length === 1 && notFound.path[0] === 'repository';
+    // [`repository`] or [alias]: the repository itself; [_, `pullRequest`]: the PR
+    const repoMissing = notFound.path?.length === 1;
     const message = repoMissing
       ? `${what} was not found: GitHub has no repository by that name (or the token cannot see it)`
       : `${what} was not found on GitHub (or the token cannot see its repository)`;
     return new AoError('PR_NOT_FOUND', message, { ref: what });
   }
-  if (errors.some((e) => e.type === 'RATE_LIMITED' || RATE_LIMIT_MESSAGE.test(e.message ?? ''))) return rateLimited(err.headers as Headers, what);
+  if (errors.some((e) => e.type === 'RATE_LIMITED' || RATE_LIMIT_MESSAGE.test(e.message ?? ''))) return rateLimited(headers, what);
   if (errors.some((e) => e.type === 'FORBIDDEN' || e.type === 'INSUFFICIENT_SCOPES')) {
     return new AoError('SCM_AUTH_FAILED', `GitHub refused access to ${what}: ${messages}`);
   }
@@ -114,7 +115,7 @@ function fromHttpError(err: HttpErrorLike, what: string): AoError {
 /** `what` names the PR (owner/repo#n) in the message. Nothing here ever reads the token. */
 export function classifyGitHubError(err: unknown, what: string): AoError {
   if (err instanceof AoError) return err;
-  if (err instanceof GraphqlResponseError) return fromGraphqlErrors(err, what);
+  if (err instanceof GraphqlResponseError) return classifyGraphqlErrors((err.errors as GraphqlError[] | undefined) ?? [], err.headers as Headers, what);
   if (err instanceof ZodError) {
     return new AoError('SCM_UNAVAILABLE', `GitHub's answer for ${what} has an unexpected shape: ${err.issues[0]?.message ?? 'invalid'}`);
   }
@@ -124,4 +125,14 @@ export function classifyGitHubError(err: unknown, what: string): AoError {
   }
   const message = err instanceof Error ? err.message : String(err);
   return new AoError('SCM_UNAVAILABLE', `GitHub could not be reached for ${what}: ${message}`);
+}
+
+/** The primary window from `x-ratelimit-*` headers (every answer has them, errors included), or null. */
+export function windowFromHeaders(headers: Headers | undefined): { limit: number; remaining: number; resetAt: string } | null {
+  const limit = Number(header(headers, 'x-ratelimit-limit'));
+  const remaining = Number(header(headers, 'x-ratelimit-remaining'));
+  const reset = Number(header(headers, 'x-ratelimit-reset'));
+  // Number(undefined) is NaN: a header that is missing fails the same check as a garbled one
+  if (![limit, remaining, reset].every(Number.isFinite) || limit <= 0 || reset <= 0) return null;
+  return { limit, remaining, resetAt: new Date(reset * 1000).toISOString() };
 }
