@@ -13,6 +13,7 @@ import type { ApiContext } from './context.js';
 import { clientErrorHandler, frameworkError, registerErrorHandling } from './errors.js';
 import { checkPathParams } from './params.js';
 import { claimRoutes } from './routes/claims.js';
+import { reclaimRoutes } from './routes/reclaims.js';
 import { eventRoutes, eventStreamRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -97,6 +98,7 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   await app.register(projectRoutes(ctx));
   await app.register(sessionRoutes(ctx));
   await app.register(claimRoutes(ctx));
+  await app.register(reclaimRoutes(ctx));
   await app.register(jobRoutes(ctx));
   await app.register(eventRoutes(ctx));
   await app.register(eventStreamRoutes(ctx));

@@ -18,6 +18,8 @@ export interface ApiContext {
   queue: {
     /** hands a committed job to the claim queue of the host that holds the session's worktree */
     enqueueClaim(jobId: string, hostId: string): Promise<void>;
+    /** hands a committed batch re-claim to the one re-claim queue */
+    enqueueReclaim(jobId: string): Promise<void>;
     /** false when the queue is known to be unreachable right now (nothing should be accepted) */
     available(): boolean;
     ping(): Promise<void>;

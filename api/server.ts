@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool } from '../core/db/connect.js';
 import type { Queue } from 'bullmq';
-import { claimQueue, enqueueClaim, producerConnection, subscribeJobSignals, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { claimQueue, enqueueClaim, enqueueReclaim, producerConnection, reclaimQueue, subscribeJobSignals, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { settlesWithin } from '../core/settles-within.js';
 import { HOST_WORK_SIGNAL, hostWorkQueue, type HostWork } from '../core/host-work.js';
 import { buildApi } from './app.js';
@@ -68,35 +68,36 @@ function hostLiveness(db: Pool): (hostId: string) => Promise<boolean> {
 }
 
 /**
- * The API process: fastify plus a fail-fast queue producer (one claim queue per host, made when
- * first needed, all on one connection) and one listener for the workers' job signals.
+ * The API process: fastify plus a fail-fast queue producer (per host a claim queue and a host-work
+ * queue, made when first needed, and the one re-claim queue, all on one connection) and one
+ * listener for the workers' job signals.
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const producer = producerConnection(options.queue.redisUrl);
   producer.on('error', () => {}); // surfaced per request as QUEUE_UNAVAILABLE and by /readyz
   const listener = workerConnection(options.queue.redisUrl);
   listener.on('error', () => {});
-  const queues = new Map<string, Queue<ClaimJobData>>();
-  const queueOf = (hostId: string) => {
-    let queue = queues.get(hostId);
-    if (!queue) {
-      queue = claimQueue(options.queue, producer, hostId);
-      queue.on('error', () => {});
-      queues.set(hostId, queue);
-    }
-    return queue;
+  const queues: Array<Queue<ClaimJobData> | Queue<HostWork>> = [];
+  /** one queue per host, made when first needed (all on the producer connection) */
+  const perHost = <Q extends Queue<ClaimJobData> | Queue<HostWork>>(make: (hostId: string) => Q): ((hostId: string) => Q) => {
+    const made = new Map<string, Q>();
+    return (hostId) => {
+      let queue = made.get(hostId);
+      if (!queue) {
+        queue = make(hostId);
+        queue.on('error', () => {});
+        made.set(hostId, queue);
+        queues.push(queue);
+      }
+      return queue;
+    };
   };
+  const queueOf = perHost((hostId) => claimQueue(options.queue, producer, hostId));
+  const hostQueueOf = perHost((hostId) => hostWorkQueue(options.queue, producer, hostId));
   await queueOf(options.hostId).waitUntilReady();
-  const hostQueues = new Map<string, Queue<HostWork>>();
-  const hostQueueOf = (hostId: string) => {
-    let queue = hostQueues.get(hostId);
-    if (!queue) {
-      queue = hostWorkQueue(options.queue, producer, hostId);
-      queue.on('error', () => {});
-      hostQueues.set(hostId, queue);
-    }
-    return queue;
-  };
+  const reclaims = reclaimQueue(options.queue, producer);
+  reclaims.on('error', () => {});
+  queues.push(reclaims);
   const hostWork = new HostWorkClient(options.db, hostQueueOf, (work) => failFast(producer, work), options.hostWaitMs);
   const waiter = new JobWaiter(options.db);
   await subscribeJobSignals(listener, options.queue, (id) =>
@@ -112,6 +113,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       apiToken: options.apiToken,
       queue: {
         enqueueClaim: (jobId, hostId) => failFast(producer, enqueueClaim(queueOf(hostId), jobId)),
+        enqueueReclaim: (jobId) => failFast(producer, enqueueReclaim(reclaims, jobId)),
         available: () => producer.status === 'ready',
         ping: async () => {
           await producer.ping();
@@ -128,7 +130,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     async close() {
       await app.close();
       // BullMQ's close waits for Redis; a shutdown must not hang on a Redis that is gone
-      await settlesWithin(Promise.all([...queues.values(), ...hostQueues.values()].map((q) => q.close())), 2000);
+      await settlesWithin(Promise.all(queues.map((q) => q.close())), 2000);
       producer.disconnect();
       listener.disconnect();
     },

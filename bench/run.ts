@@ -340,6 +340,8 @@ try {
       AO_DATA_DIR: join(work, 'ao-data'),
       // the host the seeded sessions are on (bench/lib/data.ts), so this stack's workers take their claims
       AO_HOST_ID: BENCH_HOST,
+      // no scheduled refresh in the middle of a measurement (the re-claim phase makes its own batches)
+      AO_REFRESH_INTERVAL: '0',
       ...(S.logLevel ? { AO_LOG_LEVEL: S.logLevel } : {}),
       ...(S.workerConcurrency ? { AO_WORKER_CONCURRENCY: S.workerConcurrency } : {}),
     };

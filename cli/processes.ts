@@ -78,17 +78,16 @@ function apiOf(config: Config, rt: Runtime): Promise<ApiServer> {
 }
 
 function workerOf(config: Config, rt: Runtime): Promise<ClaimWorker> {
-  const github = createGitHubClient({
-    url: config.githubGraphqlUrl,
-    token: config.githubToken ? config.githubToken : () => resolveGitHubToken(),
-  });
+  const token = config.githubToken ? config.githubToken : () => resolveGitHubToken();
   return startClaimWorker({
     db: rt.db,
     hostId: rt.hostId,
     dataDir: config.dataDir,
     queue: rt.queue,
-    github,
+    github: (budget) => createGitHubClient({ url: config.githubGraphqlUrl, token, budget }),
+    githubReserve: config.githubReserve,
     concurrency: config.workerConcurrency,
+    reclaim: { batchSize: config.githubBatchSize, refreshIntervalSeconds: config.refreshIntervalSeconds },
     retention: { seconds: config.retentionDays * 86_400 },
     log: logFn(rt.logger.child({ component: 'worker' })),
   });

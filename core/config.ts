@@ -45,6 +45,12 @@ export interface Config {
   retentionDays: number;
   /** how long the API waits for a host's worker to do git work before HOST_UNAVAILABLE */
   hostWaitSeconds: number;
+  /** PRs per GitHub GraphQL request in batch re-claims */
+  githubBatchSize: number;
+  /** the share of GitHub's hourly budget batch work never spends (0..0.9) */
+  githubReserve: number;
+  /** seconds between scheduled refreshes of live sessions' open PRs; 0: off */
+  refreshIntervalSeconds: number;
 }
 
 export interface ConfigProblem {
@@ -91,6 +97,9 @@ const VARIABLES = [
   'AO_WORKER_CONCURRENCY',
   'AO_RETENTION_DAYS',
   'AO_HOST_WAIT_SECONDS',
+  'AO_GITHUB_BATCH_SIZE',
+  'AO_GITHUB_RESERVE',
+  'AO_REFRESH_INTERVAL',
 ] as const;
 type Variable = (typeof VARIABLES)[number];
 type RawEnv = Partial<Record<Variable, string>>;
@@ -117,6 +126,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: v.AO_WORKER_CONCURRENCY,
     retentionDays: v.AO_RETENTION_DAYS,
     hostWaitSeconds: v.AO_HOST_WAIT_SECONDS,
+    githubBatchSize: v.AO_GITHUB_BATCH_SIZE,
+    githubReserve: v.AO_GITHUB_RESERVE,
+    refreshIntervalSeconds: v.AO_REFRESH_INTERVAL,
   };
 }
 
@@ -198,6 +210,14 @@ function configSchema(home: string) {
     AO_WORKER_CONCURRENCY: integerBetween(1, 512).default(16),
     AO_RETENTION_DAYS: integerBetween(1, 3650).default(DEFAULT_RETENTION_DAYS),
     AO_HOST_WAIT_SECONDS: integerBetween(1, 3600).default(30),
+    // GitHub answers at most 100 aliases' worth of nodes comfortably; more only raises the cost per request
+    AO_GITHUB_BATCH_SIZE: integerBetween(1, 100).default(20),
+    AO_GITHUB_RESERVE: z
+      .string()
+      .refine((v) => /^(0(\.[0-9]{1,3})?|1(\.0{1,3})?)$/.test(v) && Number(v) <= 0.9, 'must be a fraction from 0 to 0.9 (e.g. 0.2)')
+      .transform(Number)
+      .default(0.2),
+    AO_REFRESH_INTERVAL: integerBetween(0, 86_400, ' (0 turns the refresh off)').default(300),
   });
 }
 

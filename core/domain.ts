@@ -227,3 +227,24 @@ export const ClaimRequest = z.object({
   allowTakeover: z.boolean(),
 });
 export type ClaimRequest = z.infer<typeof ClaimRequest>;
+
+/**
+ * Which PRs a batch re-claim covers (SPEC §6, §9): exactly one selector. `live` is the scheduled
+ * refresh's own (every PR whose owner is not terminated); the API offers the other five.
+ */
+export const ReclaimSelector = z.union([
+  z.object({ prs: z.array(z.string()).min(1).describe('canonical PR URLs, lower-cased') }),
+  z.object({ sessionId: z.string() }),
+  z.object({ projectId: z.string() }),
+  z.object({ orphaned: z.literal(true) }),
+  z.object({ all: z.literal(true) }),
+  z.object({ live: z.literal(true) }),
+]);
+export type ReclaimSelector = z.infer<typeof ReclaimSelector>;
+
+/** What a reclaim_batch job was asked to do (its `request`). */
+export const ReclaimRequest = z.object({ selector: ReclaimSelector, includeClosed: z.boolean() });
+export type ReclaimRequest = z.infer<typeof ReclaimRequest>;
+
+/** A batch item's outcome (SPEC §6). */
+export const ReclaimOutcome = z.string().regex(/^(refreshed|unchanged|skipped:[a-z-]+|failed:[A-Z_]+)$/);

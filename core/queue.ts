@@ -18,6 +18,21 @@ export function claimQueueName(hostId: string): string {
   return `claims-${hostId}`;
 }
 
+/**
+ * Batch re-claims touch no worktree (a re-claim keeps each PR's owner and moves nothing on disk),
+ * so they have one queue for all hosts, which every worker consumes.
+ */
+export const RECLAIM_QUEUE = 'reclaims';
+
+export function reclaimQueue(settings: QueueSettings, connection: Redis): Queue<ClaimJobData> {
+  return new Queue<ClaimJobData>(RECLAIM_QUEUE, { connection, prefix: settings.prefix, defaultJobOptions: claimJobOptions(settings) });
+}
+
+/** Hands a batch to the re-claim queue under its Postgres id (a no-op when it is there already). */
+export async function enqueueReclaim(queue: Queue<ClaimJobData>, jobId: string): Promise<void> {
+  await queue.add('reclaim', { jobId }, { jobId });
+}
+
 export const ClaimJobData = z.object({ jobId: z.string().min(1) });
 export type ClaimJobData = z.infer<typeof ClaimJobData>;
 

@@ -1,8 +1,10 @@
 import { Worker } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { claimJobOptions, claimQueue, claimQueueName, publishJobSignal, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { claimJobOptions, claimQueue, claimQueueName, publishJobSignal, reclaimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
-import type { PrSource } from './pr-source.js';
+import { createGitHubBudget, type GitHubBudget } from './github/budget.js';
+import type { PrBatchSource, PrSource } from './pr-source.js';
+import { startReclaimWorker } from './reclaim-worker.js';
 import { startHostWorker } from './host-worker.js';
 import { startJanitor } from './janitor.js';
 import { KeyLock } from './key-lock.js';
@@ -18,8 +20,16 @@ export interface ClaimWorkerOptions {
   /** this host's data dir: the sessions' worktrees are made under `<dataDir>/worktrees` */
   dataDir: string;
   queue: QueueSettings;
-  github: PrSource;
+  /**
+   * The GitHub adapter, made around the budget this worker shares with every other through Redis
+   * (worker/github/budget.ts): `(budget) => createGitHubClient({ …, budget })`.
+   */
+  github: (budget: GitHubBudget) => PrSource & PrBatchSource;
+  /** the share of GitHub's budget batch work never spends (AO_GITHUB_RESERVE, default 0.2) */
+  githubReserve?: number;
   concurrency: number;
+  /** batch re-claims: PRs per GitHub request (default 20) and the scheduled refresh's interval in seconds (default 300; 0: off) */
+  reclaim?: { batchSize?: number; refreshIntervalSeconds?: number };
   /** BullMQ lock and job-run lease; a worker that dies loses its jobs to another one after this long */
   lockDurationMs?: number;
   /** runs of one job that may die before it ends JOB_STALLED (default 3) */
@@ -48,12 +58,18 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
   const connection = workerConnection(options.queue.redisUrl);
   const queueConnection = workerConnection(options.queue.redisUrl);
   const queue = claimQueue(options.queue, queueConnection, options.hostId);
+  const budget = createGitHubBudget({
+    redis: queueConnection,
+    prefix: options.queue.prefix,
+    reservePercent: Math.round((options.githubReserve ?? 0.2) * 100),
+  });
+  const github = options.github(budget);
   const locks = new KeyLock();
   const processClaim = createClaimProcessor({
     db: options.db,
     hostId: options.hostId,
     claimLocks: locks,
-    github: options.github,
+    github,
     queue,
     maxAttempts: claimJobOptions(options.queue).attempts ?? 1,
     limits: { leaseMs: options.lockDurationMs ?? 30_000, maxLostRuns: options.maxLostRuns ?? 3 },
@@ -82,10 +98,12 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     },
   );
   worker.on('error', (err) => options.log('claim worker error', { error: err.message }));
+  const reclaims = reclaimQueue(options.queue, queueConnection);
   const sweeper = startSweeper({
     db: options.db,
     hostId: options.hostId,
     queue,
+    reclaimQueue: reclaims,
     intervalMs: options.sweep?.intervalMs ?? 15_000,
     staleSeconds: options.sweep?.staleSeconds ?? 10,
     log: options.log,
@@ -105,6 +123,17 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     locks,
     log: options.log,
   });
+  const reclaimWorker = await startReclaimWorker({
+    db: options.db,
+    queue: options.queue,
+    github,
+    batchSize: options.reclaim?.batchSize ?? 20,
+    refreshIntervalSeconds: options.reclaim?.refreshIntervalSeconds ?? 300,
+    lockDurationMs: options.lockDurationMs ?? 30_000,
+    maxLostRuns: options.maxLostRuns ?? 3,
+    stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
+    log: options.log,
+  });
   await worker.waitUntilReady();
 
   return {
@@ -121,7 +150,9 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
       } finally {
         clearTimeout(abort);
         await hostWorker.close();
+        await reclaimWorker.close();
         await queue.close();
+        await reclaims.close();
         connection.disconnect();
         queueConnection.disconnect();
       }

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { enqueueClaim, type ClaimJobData } from '../core/queue.js';
+import { enqueueClaim, enqueueReclaim, type ClaimJobData } from '../core/queue.js';
 import { listOrphanedJobs } from '../core/store/jobs.js';
 import { every } from './every.js';
 
@@ -9,6 +9,8 @@ export interface SweeperOptions {
   /** this worker's host: it sweeps the jobs of this host's sessions, into this host's queue */
   hostId: string;
   queue: Queue<ClaimJobData>;
+  /** the one re-claim queue (batches belong to no host) */
+  reclaimQueue: Queue<ClaimJobData>;
   intervalMs: number;
   /** a queued job untouched for this long is checked against BullMQ */
   staleSeconds: number;
@@ -32,12 +34,13 @@ export function startSweeper(options: SweeperOptions): { sweepNow(): Promise<num
     const orphans = await listOrphanedJobs(options.db, { hostId: options.hostId, staleSeconds: options.staleSeconds, limit: 500 });
     let requeued = 0;
     for (const { id, kind, state } of orphans) {
-      if (kind !== 'claim' && kind !== 'spawn_claim') continue;
-      const carried = await options.queue.getJob(id);
+      const queue = kind === 'reclaim_batch' ? options.reclaimQueue : kind === 'claim' || kind === 'spawn_claim' ? options.queue : null;
+      if (!queue) continue;
+      const carried = await queue.getJob(id);
       const bullState = carried ? await carried.getState() : 'missing';
       if (CARRIED.has(bullState)) continue;
       if (carried) await carried.remove();
-      await enqueueClaim(options.queue, id);
+      await (queue === options.queue ? enqueueClaim(queue, id) : enqueueReclaim(queue, id));
       requeued++;
       options.log('sweeper handed a job to the queue again', { jobId: id, state, bullState });
     }

@@ -185,7 +185,9 @@ export async function listOrphanedJobs(
     select j.id, j.kind, j.state from ao.jobs j
     left join ao.sessions s on s.id = j.session_id
     -- a job whose session is gone runs anywhere (and fails at once): it must not stay queued
-    where j.state in ('queued', 'running', 'compensating') and (s.host = ${options.hostId} or s.id is null)
+    -- a batch's items are its run's ledger, never queued work of their own
+    where j.state in ('queued', 'running', 'compensating') and j.kind <> 'reclaim_item'
+      and (s.host = ${options.hostId} or s.id is null or j.kind = 'reclaim_batch')
       and case when j.state = 'queued' then j.updated_at < now() - make_interval(secs => ${options.staleSeconds})
                else j.lease_expires_at < clock_timestamp() end
     order by j.created_at
@@ -214,4 +216,14 @@ export async function cancelJob(db: Db, id: string): Promise<Job> {
 /** Says why a queued job is not moving (e.g. its host has no live worker); a job that has moved on keeps its own step. */
 export async function setQueuedJobStep(db: Db, id: string, step: string): Promise<void> {
   await db`update ao.jobs set step = ${step}, updated_at = now() where id = ${id} and state = 'queued' and step is distinct from ${step}`;
+}
+
+/** Whether a scheduled refresh (a batch over live sessions' PRs) is still queued or running. */
+export async function hasUnfinishedRefresh(db: Db): Promise<boolean> {
+  const [row] = await db<[{ busy: boolean }]>`
+    select exists (
+      select 1 from ao.jobs
+      where kind = 'reclaim_batch' and state in ('queued', 'running') and request -> 'selector' ? 'live'
+    ) as busy`;
+  return row.busy;
 }

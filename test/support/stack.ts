@@ -25,7 +25,12 @@ export interface Stack {
   queue: QueueSettings;
   dataDir: string;
   http<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpReply<T>>;
-  startWorker(options?: { lockDurationMs?: number; sweep?: { intervalMs: number; staleSeconds: number } }): Promise<ClaimWorker>;
+  startWorker(options?: {
+    lockDurationMs?: number;
+    sweep?: { intervalMs: number; staleSeconds: number };
+    /** the scheduled refresh of live sessions' PRs (default 0: off, so no test sees batches it did not make) */
+    refreshIntervalSeconds?: number;
+  }): Promise<ClaimWorker>;
   stopWorker(): Promise<void>;
   /**
    * A stack without a claim worker still has its host's git work done (sessions made and
@@ -102,11 +107,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         hostId: TEST_HOST_ID,
         dataDir,
         queue,
-        github: createGitHubClient({ url: github.url, token: options.githubToken ?? github.token }),
+        github: (budget) => createGitHubClient({ url: github.url, token: options.githubToken ?? github.token, budget }),
         concurrency: 16,
         lockDurationMs: workerOptions.lockDurationMs ?? 30_000,
         stalledIntervalMs: workerOptions.lockDurationMs ?? 30_000,
         sweep: workerOptions.sweep ?? { intervalMs: 60_000, staleSeconds: 60 },
+        reclaim: { refreshIntervalSeconds: workerOptions.refreshIntervalSeconds ?? 0 },
         log,
       });
       return worker;

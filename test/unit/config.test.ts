@@ -32,6 +32,9 @@ describe('loadConfig: defaults', () => {
       workerConcurrency: 16,
       retentionDays: 7,
       hostWaitSeconds: 30,
+      githubBatchSize: 20,
+      githubReserve: 0.2,
+      refreshIntervalSeconds: 300,
     });
   });
 
@@ -92,6 +95,9 @@ describe('loadConfig: accepted values', () => {
       AO_WORKER_CONCURRENCY: '64',
       AO_RETENTION_DAYS: '30',
       AO_HOST_WAIT_SECONDS: '5',
+      AO_GITHUB_BATCH_SIZE: '50',
+      AO_GITHUB_RESERVE: '0.25',
+      AO_REFRESH_INTERVAL: '0',
     });
     expect(config).toEqual<Config>({
       databaseUrl: 'postgres://ao:pw@db:5432/ao',
@@ -109,6 +115,9 @@ describe('loadConfig: accepted values', () => {
       workerConcurrency: 64,
       retentionDays: 30,
       hostWaitSeconds: 5,
+      githubBatchSize: 50,
+      githubReserve: 0.25,
+      refreshIntervalSeconds: 0,
     });
   });
 

@@ -1,0 +1,216 @@
+import type { Job as BullJob } from 'bullmq';
+import type { Pool } from '../core/db/connect.js';
+import { ReclaimRequest } from '../core/domain.js';
+import { AoError } from '../core/errors.js';
+import { parsePrRef } from '../core/pr-ref.js';
+import { ClaimJobData } from '../core/queue.js';
+import { FenceLost } from '../core/store/claim-pr.js';
+import { startJobRun, type JobRun, type RunLimits } from '../core/store/jobs.js';
+import {
+  createReclaimItems,
+  finishReclaimBatch,
+  finishReclaimItems,
+  nextReclaimItems,
+  reclaimPr,
+  reportReclaimProgress,
+  type FinishedItem,
+  type ReclaimItem,
+} from '../core/store/reclaims.js';
+import { asJobError, isTransient } from './failure.js';
+import { holdLease } from './lease.js';
+import type { PrBatchSource, PrRef } from './pr-source.js';
+
+export interface ReclaimProcessorDeps {
+  db: Pool;
+  github: PrBatchSource;
+  /** PRs per GitHub request (AO_GITHUB_BATCH_SIZE) */
+  batchSize: number;
+  limits: RunLimits;
+  /** claim transactions of one chunk run side by side (each takes its own PR's lock) */
+  applyConcurrency?: number;
+  /** GitHub attempts per chunk before its items fail */
+  maxFetchAttempts?: number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * A batch re-claim (SPEC §6): one fenced run of the reclaim_batch parent works through its items
+ * in chunks of `batchSize` — one GitHub request per chunk (aliases), then one transaction per PR
+ * (ao.reclaim_pr: the claim's per-PR lock and stale-snapshot order, the owner kept) — and reports
+ * progress after each chunk. A run that dies is taken over by the next one through the fence,
+ * which resumes with the items still queued; a cancel fences the run out and cancels the rest.
+ * When GitHub's budget (or its rate limit) holds batch work back, the run waits for the reset and
+ * its step says until when.
+ */
+export function createReclaimProcessor(deps: ReclaimProcessorDeps) {
+  return async (job: BullJob<ClaimJobData>, _token?: string, shutdown?: AbortSignal): Promise<{ jobId: string; outcome: string }> => {
+    const { jobId } = ClaimJobData.parse(job.data);
+    const started = await startJobRun(deps.db, jobId, deps.limits, 'selecting the PRs');
+    if (started.outcome !== 'run') return { jobId, outcome: started.outcome };
+    const run: JobRun = started;
+    const lease = holdLease(deps.db, run, deps.limits.leaseMs);
+    const signal = shutdown ? AbortSignal.any([shutdown, lease.signal]) : lease.signal;
+    try {
+      await runBatch(deps, run, signal);
+      return { jobId, outcome: 'succeeded' };
+    } catch (err) {
+      // a shutdown leaves the run to lapse: the next run resumes with the unfinished items
+      if (err instanceof FenceLost || lease.signal.aborted || shutdown?.aborted) return { jobId, outcome: 'fenced' };
+      throw err;
+    } finally {
+      lease.stop();
+    }
+  };
+}
+
+async function runBatch(deps: ReclaimProcessorDeps, run: JobRun, signal: AbortSignal): Promise<void> {
+  const request = ReclaimRequest.parse(run.request);
+  const total = await createReclaimItems(deps.db, run);
+  if (total === null) throw new FenceLost(run.jobId, run.run);
+  deps.log('batch re-claim started', { jobId: run.jobId, total, selector: request.selector });
+  let after: string | null = null;
+  let done = 0;
+  for (;;) {
+    signal.throwIfAborted();
+    const items = await nextReclaimItems(deps.db, run.jobId, after, deps.batchSize);
+    if (items.length === 0) break;
+    after = items[items.length - 1]?.id ?? after;
+    await reclaimChunk(deps, run, items, signal, () => `re-claiming PRs (${done} of ${total} before this request)`);
+    done += items.length;
+    if (!(await reportReclaimProgress(deps.db, run, `re-claiming PRs (${done} of ${total})`))) throw new FenceLost(run.jobId, run.run);
+  }
+  if ((await finishReclaimBatch(deps.db, run)) === null) throw new FenceLost(run.jobId, run.run);
+}
+
+async function reclaimChunk(
+  deps: ReclaimProcessorDeps,
+  run: JobRun,
+  items: ReclaimItem[],
+  signal: AbortSignal,
+  stepNow: () => string,
+): Promise<void> {
+  const refs = items.map((item) => refOf(item.pr));
+  const finished: FinishedItem[] = [];
+  const fetchable = items.filter((item, k) => {
+    if (refs[k]) return true;
+    finished.push({ id: item.id, outcome: 'skipped:invalid-ref', error: null });
+    return false;
+  });
+  const fetched = await fetchWithPatience(deps, run, fetchable.map((item) => refOf(item.pr) as PrRef), signal, stepNow);
+  const applies: Array<() => Promise<void>> = [];
+  for (const [k, item] of fetchable.entries()) {
+    const answer = fetched.ok ? fetched.items[k] : undefined;
+    if (!answer || !answer.ok) {
+      const error = answer && !answer.ok ? answer.error : fetched.ok ? new AoError('INTERNAL_ERROR', 'GitHub gave no answer for this PR') : fetched.error;
+      finished.push({ id: item.id, outcome: `failed:${error.code}`, error: error.toBody() });
+      continue;
+    }
+    const snapshot = answer.snapshot;
+    applies.push(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const applied = await reclaimPr(deps.db, run, item.id, snapshot);
+          if ('fenced' in applied) throw new FenceLost(run.jobId, run.run);
+          return;
+        } catch (err) {
+          if (err instanceof FenceLost) throw err;
+          const error = asJobError(err);
+          if (isTransient(error) && attempt < 3) continue;
+          finished.push({ id: item.id, outcome: `failed:${error.code}`, error: error.toBody() });
+          return;
+        }
+      }
+    });
+  }
+  await inParallel(applies, deps.applyConcurrency ?? 8);
+  if ((await finishReclaimItems(deps.db, run, finished)) === null) throw new FenceLost(run.jobId, run.run);
+}
+
+type ChunkFetch = { ok: true; items: Awaited<ReturnType<PrBatchSource['fetchPullRequests']>>['items'] } | { ok: false; error: AoError };
+
+/**
+ * One GitHub request for a chunk, waiting out the budget and rate limits (the step says until
+ * when) and retrying transient failures; a permanent failure (or the last transient one) fails
+ * the chunk's items with its code, and the batch goes on.
+ */
+async function fetchWithPatience(
+  deps: ReclaimProcessorDeps,
+  run: JobRun,
+  refs: PrRef[],
+  signal: AbortSignal,
+  stepNow: () => string,
+): Promise<ChunkFetch> {
+  if (refs.length === 0) return { ok: true, items: [] };
+  const maxAttempts = deps.maxFetchAttempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { ok: true, items: (await deps.github.fetchPullRequests(refs, { signal, batchSize: deps.batchSize })).items };
+    } catch (err) {
+      signal.throwIfAborted();
+      const until = heldBackUntil(err);
+      if (until) {
+        const step = `waiting for GitHub's rate limit until ${until}`;
+        if (!(await reportReclaimProgress(deps.db, run, step))) throw new FenceLost(run.jobId, run.run);
+        deps.log('batch re-claim waits for the GitHub budget', { jobId: run.jobId, until });
+        await waitUntil(until, signal);
+        if (!(await reportReclaimProgress(deps.db, run, stepNow()))) throw new FenceLost(run.jobId, run.run);
+        attempt--; // waiting for the budget is no failed attempt
+        continue;
+      }
+      const error = asJobError(err);
+      if (isTransient(error) && attempt < maxAttempts) {
+        const step = `retrying GitHub (attempt ${attempt + 1} of ${maxAttempts}) after: ${error.message}`;
+        if (!(await reportReclaimProgress(deps.db, run, step))) throw new FenceLost(run.jobId, run.run);
+        await waitUntil(new Date(Date.now() + Math.min(250 * 2 ** attempt, 5000)).toISOString(), signal);
+        continue;
+      }
+      return { ok: false, error };
+    }
+  }
+}
+
+/** When GitHub's budget or rate limit lets batch work go on again; null for any other failure. */
+function heldBackUntil(err: unknown): string | null {
+  if (err instanceof AoError && err.code === 'SCM_RATE_LIMITED') {
+    const retryAt = err.details?.retryAt;
+    return typeof retryAt === 'string' ? retryAt : new Date(Date.now() + 60_000).toISOString();
+  }
+  if (err instanceof Error && 'until' in err && typeof err.until === 'string') return err.until;
+  return null;
+}
+
+function refOf(url: string): PrRef | null {
+  try {
+    const ref = parsePrRef(url);
+    return ref.kind === 'number' ? null : { owner: ref.owner, repo: ref.repo, number: ref.number };
+  } catch {
+    return null;
+  }
+}
+
+async function inParallel(tasks: Array<() => Promise<void>>, concurrency: number): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
+    while (next < tasks.length) {
+      const task = tasks[next++];
+      if (task) await task();
+    }
+  });
+  await Promise.all(lanes);
+}
+
+function waitUntil(iso: string, signal: AbortSignal): Promise<void> {
+  const ms = Math.min(Math.max(Date.parse(iso) - Date.now(), 0), 3600_000);
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+  });
+}

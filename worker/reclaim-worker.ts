@@ -1,0 +1,90 @@
+import { Worker } from 'bullmq';
+import type { Pool } from '../core/db/connect.js';
+import { enqueueReclaim, publishJobSignal, RECLAIM_QUEUE, reclaimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { createJob, hasUnfinishedRefresh } from '../core/store/jobs.js';
+import type { PrBatchSource } from './pr-source.js';
+import { createReclaimProcessor } from './reclaim-processor.js';
+
+export interface ReclaimWorkerOptions {
+  db: Pool;
+  queue: QueueSettings;
+  github: PrBatchSource;
+  batchSize: number;
+  /** seconds between scheduled refreshes of every open PR a live session owns; 0: none */
+  refreshIntervalSeconds: number;
+  lockDurationMs: number;
+  maxLostRuns: number;
+  stalledIntervalMs: number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** The scheduled refresh's BullMQ scheduler id and job name (one per queue, whichever worker runs it). */
+const REFRESH = 'refresh';
+
+/**
+ * Batch re-claims, and the scheduled refresh that makes one every interval (SPEC §6): a BullMQ
+ * job scheduler on the one re-claim queue, so however many workers run, one refresh is made per
+ * interval — and none while the previous one is still going.
+ */
+export async function startReclaimWorker(options: ReclaimWorkerOptions): Promise<{ close(): Promise<void> }> {
+  const connection = workerConnection(options.queue.redisUrl);
+  const queueConnection = workerConnection(options.queue.redisUrl);
+  const queue = reclaimQueue(options.queue, queueConnection);
+  const processBatch = createReclaimProcessor({
+    db: options.db,
+    github: options.github,
+    batchSize: options.batchSize,
+    limits: { leaseMs: options.lockDurationMs, maxLostRuns: options.maxLostRuns },
+    log: options.log,
+  });
+  const worker = new Worker<ClaimJobData>(
+    RECLAIM_QUEUE,
+    async (job, token, signal) => {
+      if (job.name === REFRESH) return scheduleRefresh(options, queue);
+      try {
+        return await processBatch(job, token, signal);
+      } finally {
+        publishJobSignal(queueConnection, options.queue, job.id ?? '').catch(() => {});
+      }
+    },
+    {
+      connection,
+      prefix: options.queue.prefix,
+      concurrency: 2,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: 100,
+    },
+  );
+  worker.on('error', (err) => options.log('re-claim worker error', { error: err.message }));
+  if (options.refreshIntervalSeconds > 0) {
+    // the first refresh one interval after start, not at once: a restart is no reason to refresh
+    const every = options.refreshIntervalSeconds * 1000;
+    await queue.upsertJobScheduler(REFRESH, { every, startDate: Date.now() + every }, { name: REFRESH, data: { jobId: REFRESH } });
+  } else {
+    await queue.removeJobScheduler(REFRESH);
+  }
+  await worker.waitUntilReady();
+  return {
+    async close() {
+      await worker.close();
+      await queue.close();
+      connection.disconnect();
+      queueConnection.disconnect();
+    },
+  };
+}
+
+async function scheduleRefresh(options: ReclaimWorkerOptions, queue: ReturnType<typeof reclaimQueue>): Promise<{ jobId: string; outcome: string }> {
+  if (await hasUnfinishedRefresh(options.db)) return { jobId: REFRESH, outcome: 'previous refresh still running' };
+  const { job } = await createJob(options.db, {
+    kind: 'reclaim_batch',
+    sessionId: null,
+    projectId: null,
+    request: { selector: { live: true }, includeClosed: false },
+    idempotency: null,
+  });
+  await enqueueReclaim(queue, job.id);
+  options.log('scheduled refresh of live sessions\' PRs', { jobId: job.id });
+  return { jobId: job.id, outcome: 'scheduled' };
+}
