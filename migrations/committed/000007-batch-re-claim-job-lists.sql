@@ -1,5 +1,5 @@
 --! Previous: sha1:f337e17099cd102a02d9b7e48dc5c4d93ab9914e
---! Hash: sha1:994ebecb684a496ad68399920b8119ba894f1356
+--! Hash: sha1:f45079be579f351ad02acdfee44166d097ed7943
 --! Message: batch re-claim, job lists
 
 -- Issue 14: batch re-claim.
@@ -319,9 +319,13 @@ begin
   end if;
   select count(*) into v_total from ao.jobs where parent_id = p_batch_id;
   if v_total = 0 then
-    insert into ao.jobs (id, kind, session_id, project_id, parent_id, request)
+    -- a PR ao does not know (named in {prs}) is skipped at once: nothing to fetch it for
+    insert into ao.jobs (id, kind, state, session_id, project_id, parent_id, request, result, finished_at)
     select p_batch_id || '-' || lpad((row_number() over (order by s.url))::text, 6, '0'), 'reclaim_item',
-      s.session_id, s.project_id, p_batch_id, jsonb_build_object('pr', s.url)
+      case when s.session_id is null then 'succeeded' else 'queued' end,
+      s.session_id, s.project_id, p_batch_id, jsonb_build_object('pr', s.url),
+      case when s.session_id is null then jsonb_build_object('pr', s.url, 'outcome', 'skipped:not-claimed') end,
+      case when s.session_id is null then now() end
     from (select distinct on (x.url) x.url, x.session_id, x.project_id from ao.reclaim_selection(v_request) x order by x.url) s;
     get diagnostics v_total = row_count;
   end if;

@@ -198,6 +198,42 @@ describe('ao session claim-pr', () => {
   });
 });
 
+describe('ao pr reclaim', () => {
+  it('re-claims a session\'s PRs, printing each change and a summary by outcome; --json prints the batch; a usage error without one selector', async () => {
+    const s = await newSession();
+    const prs = [addPr(), addPr(), addPr()];
+    for (const n of prs) expect((await ao(['session', 'claim-pr', s, String(n)])).code).toBe(0);
+    stack.github.updatePullRequest('Acme', 'Widgets', prs[1] as number, { title: 'renamed', updatedAt: '2026-11-30T00:00:00Z' });
+
+    const human = await ao(['pr', 'reclaim', '--session', s]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toContain(`refreshed  https://github.com/acme/widgets/pull/${prs[1]}`);
+    expect(human.stdout.trim().split('\n').map((l) => l.split(/ +/))).toEqual([
+      ['OUTCOME', 'PRS'],
+      ['refreshed', '1'],
+      ['unchanged', '2'],
+      ['skipped', '0'],
+      ['failed', '0'],
+    ]);
+
+    // a PR ao does not know is skipped without asking GitHub
+    const machine = await ao(['pr', 'reclaim', `acme/widgets#${prs[0]}`, 'acme/widgets#999999', '--json']);
+    expect(machine.code, machine.stdout).toBe(0);
+    expect(json<Job>(machine)).toMatchObject({ kind: 'reclaim_batch', state: 'succeeded', result: { counts: { refreshed: 0, unchanged: 1, skipped: 1, failed: 0 } } });
+
+    stack.github.removePullRequest('Acme', 'Widgets', prs[2] as number);
+    const failing = await ao(['pr', 'reclaim', '--session', s, '--json']);
+    expect(failing.code).toBe(1);
+    expect(json<{ error: { code: string; details: { counts: Record<string, number> } } }>(failing).error).toMatchObject({
+      code: 'RECLAIM_ITEMS_FAILED',
+      details: { counts: { failed: 1 } },
+    });
+
+    const usage = await ao(['pr', 'reclaim', '--all', '--orphaned']);
+    expect(usage.code).toBe(2);
+  });
+});
+
 describe('ao api and ao worker (the compiled processes)', () => {
   it('serve against the configured Postgres and Redis and stop cleanly on SIGINT', async () => {
     const env = {
@@ -319,6 +355,7 @@ describe('every command speaks JSON', () => {
       'job:ls',
       'job:show',
       'job:wait',
+      'pr:reclaim',
       'project:add',
       'project:ls',
       'session:claim-pr',

@@ -142,6 +142,7 @@ describe('HTTP surface', () => {
         'GET /healthz',
         'GET /readyz',
         'POST /api/v1/projects',
+        'POST /api/v1/pr/reclaims',
         'GET /api/v1/projects',
         'GET /api/v1/projects/{id}',
         'POST /api/v1/sessions',
