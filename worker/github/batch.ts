@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { PrSnapshot } from '../../core/domain.js';
 import { AoError } from '../../core/errors.js';
-import type { PullRequestRef } from './client.js';
+import type { BatchFetched, PrRef as PullRequestRef } from '../pr-source.js';
 import { classifyGitHubError, classifyGraphqlErrors, type GraphqlError } from './errors.js';
 import { toSnapshot } from './map.js';
 import { readRest } from './pages.js';
@@ -32,9 +31,7 @@ export interface BatchFetchOptions {
   onSlotWait?: () => void;
 }
 
-export type BatchItem =
-  | { ref: PullRequestRef; ok: true; snapshot: PrSnapshot; maintainerCanModify: boolean }
-  | { ref: PullRequestRef; ok: false; error: AoError };
+export type BatchItem = BatchFetched;
 
 export interface BatchResult {
   /** in the order of `refs` */

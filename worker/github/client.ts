@@ -1,7 +1,7 @@
 import { graphql as octokitGraphql } from '@octokit/graphql';
 import type { PrSnapshot } from '../../core/domain.js';
 import { AoError } from '../../core/errors.js';
-import type { PrSource } from '../pr-source.js';
+import type { PrRef, PrSource } from '../pr-source.js';
 import { fetchBatch, type BatchFetchOptions, type BatchResult } from './batch.js';
 import type { GitHubBudget } from './budget.js';
 import { delay } from './delay.js';
@@ -29,11 +29,8 @@ export interface GitHubClientOptions {
   budget?: GitHubBudget;
 }
 
-export interface PullRequestRef {
-  owner: string;
-  repo: string;
-  number: number;
-}
+/** owner/repo#number, as the ports name it (worker/pr-source.ts) */
+export type PullRequestRef = PrRef;
 
 export interface FetchOptions {
   signal?: AbortSignal;
