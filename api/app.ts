@@ -14,6 +14,7 @@ import { clientErrorHandler, frameworkError, registerErrorHandling } from './err
 import { checkPathParams } from './params.js';
 import { claimRoutes } from './routes/claims.js';
 import { reclaimRoutes } from './routes/reclaims.js';
+import { statusRoutes } from './routes/status.js';
 import { eventRoutes, eventStreamRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -99,6 +100,7 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   await app.register(sessionRoutes(ctx));
   await app.register(claimRoutes(ctx));
   await app.register(reclaimRoutes(ctx));
+  await app.register(statusRoutes(ctx));
   await app.register(jobRoutes(ctx));
   await app.register(eventRoutes(ctx));
   await app.register(eventStreamRoutes(ctx));

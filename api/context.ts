@@ -9,6 +9,8 @@ export interface ApiContext {
   hostId: string;
   /** git work on a host's disk, done by a worker of that host (api/host-work-client.ts) */
   hostWork: { run(hostId: string, work: HostWork): Promise<unknown> };
+  /** GitHub's budget as the workers recorded it in the coordination store (null before any answer) */
+  githubBudget(): Promise<{ limit: number; remaining: number; resetAt: string } | null>;
   /** whether a worker of the host has been seen lately (cached for a second or two) */
   hostAlive(hostId: string): Promise<boolean>;
   /** how long a provisional session lives unless a claim activates it */

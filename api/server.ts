@@ -6,6 +6,7 @@ import { settlesWithin } from '../core/settles-within.js';
 import { HOST_WORK_SIGNAL, hostWorkQueue, type HostWork } from '../core/host-work.js';
 import { buildApi } from './app.js';
 import { hostHasLiveWorker } from '../core/store/host-workers.js';
+import { createGitHubBudget } from '../worker/github/budget.js';
 import { HostWorkClient } from './host-work-client.js';
 import { JobWaiter } from './job-waiter.js';
 
@@ -98,6 +99,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const reclaims = reclaimQueue(options.queue, producer);
   reclaims.on('error', () => {});
   queues.push(reclaims);
+  // read-only here: the workers record every GitHub answer in it
+  const budget = createGitHubBudget({ redis: producer, prefix: options.queue.prefix });
   const hostWork = new HostWorkClient(options.db, hostQueueOf, (work) => failFast(producer, work), options.hostWaitMs);
   const waiter = new JobWaiter(options.db);
   await subscribeJobSignals(listener, options.queue, (id) =>
@@ -109,6 +112,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       hostId: options.hostId,
       hostWork,
       hostAlive: hostLiveness(options.db),
+      githubBudget: () => budget.read(),
       provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
       apiToken: options.apiToken,
       queue: {

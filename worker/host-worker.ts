@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from '../core/db/connect.js';
 import { HOST_WORK_SIGNAL, HostWork, hostWorkQueueName, type HostWorkAnswer } from '../core/host-work.js';
 import { publishJobSignal, workerConnection, type QueueSettings } from '../core/queue.js';
-import { beatHostWorker, removeHostWorker } from '../core/store/host-workers.js';
+import { beatHostWorker, stopHostWorker } from '../core/store/host-workers.js';
 import { every } from './every.js';
 import { asJobError } from './failure.js';
 import { runHostWork } from './host-ops.js';
@@ -66,7 +66,7 @@ export async function startHostWorker(options: HostWorkerOptions): Promise<HostW
     async close() {
       await heartbeat.stop();
       await worker.close();
-      await removeHostWorker(options.db, me.workerId).catch(() => {});
+      await stopHostWorker(options.db, me.workerId).catch(() => {});
       connection.disconnect();
       signals.disconnect();
     },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { Project, ProjectId } from '../../core/domain.js';
 import { AoError } from '../../core/errors.js';
 import { normalizeRepoUrl, parseRepoUrl } from '../../core/pr-ref.js';
-import { insertProject, listProjects, requireProject } from '../../core/store/projects.js';
+import { archiveProject, insertProject, listProjects, requireProject } from '../../core/store/projects.js';
 import { isValidBranchName } from '../../core/branch-name.js';
 import { CheckoutFacts } from '../../core/host-work.js';
 import type { ApiContext } from '../context.js';
@@ -96,5 +96,23 @@ export const projectRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       },
     },
     async (request) => requireProject(ctx.db, request.params.id),
+  );
+
+  app.delete(
+    '/api/v1/projects/:id',
+    {
+      schema: {
+        operationId: 'archiveProject',
+        tags: ['projects'],
+        summary: 'Archive a project: it stays listed (archivedAt), and no new session can be made in it',
+        params: IdParams,
+        querystring: z.object({ force: z.enum(['true', 'false']).optional().describe('archive it even while live sessions exist') }),
+        response: { 204: z.null().describe('archived'), ...problemResponses(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await archiveProject(ctx.db, request.params.id, request.query.force === 'true');
+      return reply.status(204).send(null);
+    },
   );
 };

@@ -7,22 +7,24 @@ export const HOST_WORKER_STALE_SECONDS = 15;
 export async function beatHostWorker(db: Db, worker: { workerId: string; host: string; pid: number }): Promise<void> {
   await db`
     insert into ao.host_workers (worker_id, host, pid) values (${worker.workerId}, ${worker.host}, ${worker.pid})
-    on conflict (worker_id) do update set last_seen_at = now()`;
+    on conflict (worker_id) do update set last_seen_at = now(), stopped_at = null`;
 }
 
-/** A worker that stops says so; one that dies just goes stale. Stale rows of its host go too. */
-export async function removeHostWorker(db: Db, workerId: string): Promise<void> {
-  await db`
-    delete from ao.host_workers
-    where worker_id = ${workerId}
-       or last_seen_at < now() - make_interval(secs => ${HOST_WORKER_STALE_SECONDS * 20})`;
+/**
+ * A worker that stops says so (its host stays listed, with when it was last seen); one that dies
+ * just goes stale. Rows of workers gone for a day are deleted.
+ */
+export async function stopHostWorker(db: Db, workerId: string): Promise<void> {
+  await db`update ao.host_workers set stopped_at = now(), last_seen_at = now() where worker_id = ${workerId}`;
+  await db`delete from ao.host_workers where last_seen_at < now() - interval '1 day'`;
 }
+
+const LIVE = (db: Db) => db`stopped_at is null and last_seen_at > now() - make_interval(secs => ${HOST_WORKER_STALE_SECONDS})`;
 
 export async function hostHasLiveWorker(db: Db, host: string): Promise<boolean> {
   const [row] = await db<[{ alive: boolean }]>`
     select exists (
-      select 1 from ao.host_workers
-      where host = ${host} and last_seen_at > now() - make_interval(secs => ${HOST_WORKER_STALE_SECONDS})
+      select 1 from ao.host_workers where host = ${host} and ${LIVE(db)}
     ) as alive`;
   return row.alive;
 }
@@ -38,7 +40,7 @@ export interface HostSummary {
 export async function listHosts(db: Db): Promise<HostSummary[]> {
   return db<HostSummary[]>`
     select host as id,
-      (count(*) filter (where last_seen_at > now() - make_interval(secs => ${HOST_WORKER_STALE_SECONDS})))::int as workers,
+      (count(*) filter (where ${LIVE(db)}))::int as workers,
       ao.iso(max(last_seen_at)) as "lastSeenAt"
     from ao.host_workers group by host order by host`;
 }

@@ -50,3 +50,31 @@ export async function getProjectPlace(db: Db, id: string): Promise<{ host: strin
   const [row] = await db<[{ host: string; path: string }?]>`select host, path from ao.projects where id = ${id}`;
   return row ?? null;
 }
+
+/**
+ * Archives a project (`DELETE /api/v1/projects/{id}`): it stays listed with its archivedAt, and no
+ * new session can be made in it. Refused with PROJECT_HAS_SESSIONS while sessions that are not
+ * terminated exist, unless forced (they go on as they are). Archiving an archived project is a no-op.
+ */
+export async function archiveProject(db: Db, id: string, force: boolean): Promise<Project> {
+  const [row] = await db<[{ json: unknown; live: number; archived: boolean }?]>`
+    with target as (select id from ao.projects where id = ${id}),
+    live as (select count(*)::int as n from ao.sessions where project_id = ${id} and state <> 'terminated'),
+    archived as (
+      update ao.projects p set archived_at = coalesce(p.archived_at, now())
+      from target, live
+      where p.id = target.id and (${force} or live.n = 0)
+      returning p.*
+    )
+    select coalesce((select ao.project_json(a) from archived a), (select ao.project_json(p) from ao.projects p where p.id = ${id})) as json,
+      (select n from live) as live, exists (select 1 from archived) as archived
+    from target`;
+  if (!row) throw new AoError('PROJECT_NOT_FOUND', `project ${id} does not exist`, { projectId: id });
+  if (!row.archived) {
+    throw new AoError('PROJECT_HAS_SESSIONS', `project ${id} has ${row.live} live session(s): kill them first, or archive it anyway with force`, {
+      projectId: id,
+      liveSessions: row.live,
+    });
+  }
+  return Project.parse(row.json);
+}

@@ -26,7 +26,7 @@ export async function insertSession(db: Db, session: NewSession): Promise<Sessio
   const [row] = await db<[{ json: unknown }?]>`
     with n as (
       update ao.projects set session_seq = session_seq + 1
-      where id = ${session.projectId}
+      where id = ${session.projectId} and archived_at is null
       returning id, session_seq, id || '-' || session_seq as session_id
     )
     insert into ao.sessions as s (id, project_id, num, kind, state, branch, workspace_path, host, lease_expires_at)
@@ -36,7 +36,7 @@ export async function insertSession(db: Db, session: NewSession): Promise<Sessio
     from n
     returning ao.session_json(s) as json`;
   if (!row) {
-    throw new AoError('PROJECT_NOT_FOUND', `project ${session.projectId} does not exist`, {
+    throw new AoError('PROJECT_NOT_FOUND', `project ${session.projectId} does not exist or is archived`, {
       projectId: session.projectId,
     });
   }

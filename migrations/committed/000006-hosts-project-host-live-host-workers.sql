@@ -1,5 +1,5 @@
 --! Previous: sha1:af0bb8b6c3addfb2ffb9fb12da8eab64d36d0cc5
---! Hash: sha1:f337e17099cd102a02d9b7e48dc5c4d93ab9914e
+--! Hash: sha1:4f6b96663f7060180ddfae8a92896f8859dfc335
 --! Message: hosts: project host, live host workers
 
 -- Hosts (SPEC §2, issue 13). A project's checkout is on one host's disk, like its sessions'
@@ -11,14 +11,16 @@ update ao.projects p set host = s.host
 from (select distinct on (project_id) project_id, host from ao.sessions where host <> '' order by project_id, created_at desc) s
 where s.project_id = p.id and p.host = '';
 
--- Live workers, per host: each worker process upserts its row every few seconds and deletes it
--- when it stops. A host whose rows are all stale has no live worker: its git work waits (and the
+-- Live workers, per host: each worker process upserts its row every few seconds and marks it
+-- stopped when it stops (a dead one just goes stale). A host whose rows are all stale or stopped
+-- has no live worker: its git work waits (and the
 -- API's synchronous routes answer HOST_UNAVAILABLE when they give up). Read by GET /status too.
 create table if not exists ao.host_workers (
   worker_id text primary key,
   host text not null,
   pid integer not null,
   started_at timestamptz not null default now(),
-  last_seen_at timestamptz not null default now()
+  last_seen_at timestamptz not null default now(),
+  stopped_at timestamptz
 );
 create index if not exists host_workers_host on ao.host_workers (host, last_seen_at);

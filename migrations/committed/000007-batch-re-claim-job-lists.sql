@@ -1,5 +1,5 @@
---! Previous: sha1:f337e17099cd102a02d9b7e48dc5c4d93ab9914e
---! Hash: sha1:f45079be579f351ad02acdfee44166d097ed7943
+--! Previous: sha1:4f6b96663f7060180ddfae8a92896f8859dfc335
+--! Hash: sha1:0d146d94bdd27d702aab9d45823d46ae957edebc
 --! Message: batch re-claim, job lists
 
 -- Issue 14: batch re-claim.

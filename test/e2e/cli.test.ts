@@ -347,6 +347,28 @@ describe('every command speaks JSON', () => {
     expect(bad.stderr).toContain('Expected --state=done to be one of');
   });
 
+  it('status says where ao stands (JSON and human); project rm archives, refusing while live sessions exist', async () => {
+    const status = await ao(['status', '--json']);
+    expect(status.code, status.stdout).toBe(0);
+    expect(json(status)).toMatchObject({ queueBackend: 'redis', postgres: { ok: true }, hosts: expect.arrayContaining([expect.objectContaining({ id: 'test', workers: 1 })]) });
+    // (the stopped `ao worker` of an earlier test is listed too, with no live worker)
+    const human = await ao(['status']);
+    expect(human.stdout).toContain('host       test: 1 live worker');
+
+    const other = await makeCheckout();
+    try {
+      expect((await ao(['project', 'add', other.path, '--id', 'archivable'])).code).toBe(0);
+      await newSession('archivable');
+      const refused = await ao(['project', 'rm', 'archivable', '--json']);
+      expect(refused.code).toBe(1);
+      expect(json<{ error: { code: string } }>(refused).error.code).toBe('PROJECT_HAS_SESSIONS');
+      const forced = await ao(['project', 'rm', 'archivable', '--force']);
+      expect([forced.code, forced.stdout.trim()]).toEqual([0, 'project archivable archived']);
+    } finally {
+      await other.remove();
+    }
+  });
+
   it('the manifest the build wrote lists exactly the compiled commands', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
     expect(Object.keys(manifest.commands).sort()).toEqual([
@@ -358,6 +380,7 @@ describe('every command speaks JSON', () => {
       'pr:reclaim',
       'project:add',
       'project:ls',
+      'project:rm',
       'session:claim-pr',
       'session:kill',
       'session:ls',
@@ -366,6 +389,7 @@ describe('every command speaks JSON', () => {
       'session:show',
       'spawn',
       'start',
+      'status',
       'worker',
     ]);
   });

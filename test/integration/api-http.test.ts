@@ -145,6 +145,8 @@ describe('HTTP surface', () => {
         'POST /api/v1/pr/reclaims',
         'GET /api/v1/projects',
         'GET /api/v1/projects/{id}',
+        'DELETE /api/v1/projects/{id}',
+        'GET /api/v1/status',
         'POST /api/v1/sessions',
         'GET /api/v1/sessions',
         'GET /api/v1/sessions/{id}',

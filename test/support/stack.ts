@@ -102,6 +102,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
     },
     async startWorker(workerOptions = {}) {
+      // a second one would leak: nothing would ever stop the first
+      if (worker) throw new Error('a worker is already running: stopWorker() first');
       worker = await startClaimWorker({
         db: db.sql,
         hostId: TEST_HOST_ID,
