@@ -2,15 +2,11 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-} from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { bearerAuth } from './auth.js';
 import type { ApiContext } from './context.js';
 import { clientErrorHandler, frameworkError, registerErrorHandling } from './errors.js';
+import { openapiOptions } from './openapi.js';
 import { checkPathParams } from './params.js';
 import { claimRoutes } from './routes/claims.js';
 import { reclaimRoutes } from './routes/reclaims.js';
@@ -78,19 +74,7 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   registerErrorHandling(app, () => routePatterns);
   app.addHook('preValidation', async (request) => checkPathParams(request.params));
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'ao',
-        version: '1',
-        description: 'Control plane for AI coding agent sessions: projects, sessions, PR claims (asynchronous jobs), change events.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
+  await app.register(swagger, openapiOptions(PUBLIC_ROUTES));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   if (ctx.apiToken) app.addHook('onRequest', bearerAuth(ctx.apiToken, PUBLIC_ROUTES));

@@ -193,8 +193,13 @@ export const Job = z
     kind: JobKind,
     state: JobState,
     sessionId: z.string().nullable(),
-    request: z.unknown(),
-    result: z.unknown().nullable(),
+    request: z.unknown().describe("what the job was asked to do: a claim's `{pr, allowTakeover}`, a re-claim's `{selector, includeClosed}`"),
+    // z.unknown() already admits null; `.nullable()` would add an empty `anyOf` branch to the OpenAPI document
+    result: z
+      .unknown()
+      .describe(
+        "what the job produced (null until it has a result): a claim's is `{sessionId, prs: PullRequest[], takenOverFrom, donorWasTerminated, branchChanged, branch, pushTarget}`, a batch item's `{pr, outcome}`, a batch's `{counts}`",
+      ),
     error: JobError.nullable(),
     attempts: z.number().int(),
     progress: z.object({ done: z.number().int(), total: z.number().int() }).nullable(),
