@@ -3,7 +3,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { StubCommand, StubConfig, StubReply } from './github-stub.js';
+import type { StubCommand, StubConfig, StubCounts, StubReply } from './github-stub.js';
 import type { PrSnapshot } from '../../core/domain.js';
 import { memoryOf } from './meter.js';
 import { sleep } from './stats.js';
@@ -32,12 +32,12 @@ export interface GitHubStub {
   /** the snapshot ao's client makes of the first PR: the template of the SQL anchors */
   snapshot: PrSnapshot;
   setDelay(baseMs: number, jitterMs: number): Promise<void>;
-  stats(): Promise<{ requests: number; hits: number; misses: number; fakeRequests: number }>;
+  stats(): Promise<StubCounts>;
   stop(): Promise<void>;
 }
 
 export async function startGitHubStub(config: StubConfig): Promise<GitHubStub> {
-  const child = fork(join(ROOT, 'bench/lib/github-stub.ts'), [JSON.stringify(config)], {
+  const child = fork(join(ROOT, 'bench/lib/github-stub.ts'), [], {
     execArgv: ['--import', 'tsx'],
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -54,8 +54,10 @@ export async function startGitHubStub(config: StubConfig): Promise<GitHubStub> {
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
-  const ready = await next('ready');
   const send = (command: StubCommand) => child.send(command);
+  const readyAnswer = next('ready');
+  send({ type: 'config', config });
+  const ready = await readyAnswer;
   return {
     url: ready.url,
     token: ready.token,
@@ -75,7 +77,8 @@ export async function startGitHubStub(config: StubConfig): Promise<GitHubStub> {
       return counts;
     },
     async stop() {
-      child.disconnect();
+      // stopped by its phase and again by the run's cleanup
+      if (child.connected) child.disconnect();
       await stopChild(child);
     },
   };

@@ -12,12 +12,15 @@ interface FakeWorkerData {
   repo: string;
   token: string;
   shards: Array<{ shard: number; numbers: number[] }>;
+  /** a window of `limit` points resetting at `resetAt`, the same for every fake given it */
+  window: { limit: number; resetAt: string } | null;
 }
 
 const data = workerData as FakeWorkerData;
 const urls: Array<{ shard: number; url: string }> = [];
 for (const { shard, numbers } of data.shards) {
-  const fake = await startFakeGitHub({ token: data.token });
+  const fake = await startFakeGitHub({ token: data.token, ...(data.window ? { limit: data.window.limit } : {}) });
+  if (data.window) fake.setRateLimit({ remaining: data.window.limit, limit: data.window.limit, resetAt: data.window.resetAt });
   for (const n of numbers) fake.addPullRequest(data.owner, data.repo, benchPullRequest(n));
   urls.push({ shard, url: fake.url });
 }
