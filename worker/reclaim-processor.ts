@@ -1,6 +1,6 @@
 import type { Job as BullJob } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { ReclaimRequest } from '../core/domain.js';
+import { ReclaimRequest, type PrSnapshot } from '../core/domain.js';
 import { AoError } from '../core/errors.js';
 import { parsePrRef } from '../core/pr-ref.js';
 import { ClaimJobData } from '../core/queue.js';
@@ -68,60 +68,109 @@ async function runBatch(deps: ReclaimProcessorDeps, run: JobRun, signal: AbortSi
   const total = await createReclaimItems(deps.db, run);
   if (total === null) throw new FenceLost(run.jobId, run.run);
   deps.log('batch re-claim started', { jobId: run.jobId, total, selector: request.selector });
-  let after: string | null = null;
   let done = 0;
-  for (;;) {
-    signal.throwIfAborted();
-    const items = await nextReclaimItems(deps.db, run.jobId, after, deps.batchSize);
-    if (items.length === 0) break;
-    after = items[items.length - 1]?.id ?? after;
-    await reclaimChunk(deps, run, items, signal, () => `re-claiming PRs (${done} of ${total} before this request)`);
-    done += items.length;
-    if (!(await reportReclaimProgress(deps.db, run, `re-claiming PRs (${done} of ${total})`))) throw new FenceLost(run.jobId, run.run);
+  const step = new BatchStep(() => `re-claiming PRs (${done} done of ${total})`);
+  // A pipeline two chunks deep: the next chunk's GitHub request is in flight while this chunk's
+  // transactions run, so the batch costs about max(GitHub, Postgres) per chunk, not their sum. The
+  // work list is read by item id (a cursor), so the next chunk is known before this one is done.
+  let items = await nextReclaimItems(deps.db, run.jobId, null, deps.batchSize);
+  let fetching = items.length > 0 ? fetchChunk(deps, run, items, signal, step) : null;
+  try {
+    while (fetching) {
+      signal.throwIfAborted();
+      const fetched = await fetching;
+      const after = items[items.length - 1]?.id ?? null;
+      const nextItems = await nextReclaimItems(deps.db, run.jobId, after, deps.batchSize);
+      fetching = nextItems.length > 0 ? fetchChunk(deps, run, nextItems, signal, step) : null;
+      await applyChunk(deps, run, fetched);
+      done += items.length;
+      if (!(await reportReclaimProgress(deps.db, run, step.now()))) throw new FenceLost(run.jobId, run.run);
+      items = nextItems;
+    }
+  } finally {
+    // a chunk still in flight when the run stops must not end in an unhandled rejection
+    fetching?.catch(() => {});
   }
   if ((await finishReclaimBatch(deps.db, run)) === null) throw new FenceLost(run.jobId, run.run);
 }
 
-async function reclaimChunk(
+/**
+ * What the batch says it does: its progress, unless a request in flight is waiting (for GitHub's
+ * budget, or to retry), which the step says instead for as long as it waits — the progress report
+ * of the chunk being applied meanwhile must not hide it.
+ */
+class BatchStep {
+  private waiting: string | null = null;
+  constructor(private readonly progress: () => string) {}
+  now(): string {
+    return this.waiting ?? this.progress();
+  }
+  /** `why` until `wait` ends */
+  async during<T>(why: string, report: (step: string) => Promise<void>, wait: () => Promise<T>): Promise<T> {
+    this.waiting = why;
+    await report(why);
+    try {
+      return await wait();
+    } finally {
+      this.waiting = null;
+      await report(this.now()).catch(() => {});
+    }
+  }
+}
+
+interface FetchedChunk {
+  /** items with a snapshot to apply */
+  apply: Array<{ item: ReclaimItem; snapshot: PrSnapshot }>;
+  /** items that end without one: skipped:<reason> or failed:<code> */
+  finished: FinishedItem[];
+}
+
+/** One GitHub request for a chunk of items (patient: see fetchWithPatience); per item, a snapshot or the reason it has none. */
+async function fetchChunk(
   deps: ReclaimProcessorDeps,
   run: JobRun,
   items: ReclaimItem[],
   signal: AbortSignal,
-  stepNow: () => string,
-): Promise<void> {
-  const refs = items.map((item) => refOf(item.pr));
-  const finished: FinishedItem[] = [];
-  const fetchable = items.filter((item, k) => {
-    if (refs[k]) return true;
-    finished.push({ id: item.id, outcome: 'skipped:invalid-ref', error: null });
-    return false;
-  });
-  const fetched = await fetchWithPatience(deps, run, fetchable.map((item) => refOf(item.pr) as PrRef), signal, stepNow);
-  const applies: Array<() => Promise<void>> = [];
-  for (const [k, item] of fetchable.entries()) {
+  step: BatchStep,
+): Promise<FetchedChunk> {
+  const chunk: FetchedChunk = { apply: [], finished: [] };
+  const fetchable: Array<{ item: ReclaimItem; ref: PrRef }> = [];
+  for (const item of items) {
+    const ref = refOf(item.pr);
+    if (ref) fetchable.push({ item, ref });
+    else chunk.finished.push({ id: item.id, outcome: 'skipped:invalid-ref', error: null });
+  }
+  const fetched = await fetchWithPatience(deps, run, fetchable.map((f) => f.ref), signal, step);
+  for (const [k, { item }] of fetchable.entries()) {
     const answer = fetched.ok ? fetched.items[k] : undefined;
-    if (!answer || !answer.ok) {
-      const error = answer && !answer.ok ? answer.error : fetched.ok ? new AoError('INTERNAL_ERROR', 'GitHub gave no answer for this PR') : fetched.error;
-      finished.push({ id: item.id, outcome: `failed:${error.code}`, error: error.toBody() });
+    if (answer?.ok) {
+      chunk.apply.push({ item, snapshot: answer.snapshot });
       continue;
     }
-    const snapshot = answer.snapshot;
-    applies.push(async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const applied = await reclaimPr(deps.db, run, item.id, snapshot);
-          if ('fenced' in applied) throw new FenceLost(run.jobId, run.run);
-          return;
-        } catch (err) {
-          if (err instanceof FenceLost) throw err;
-          const error = asJobError(err);
-          if (isTransient(error) && attempt < 3) continue;
-          finished.push({ id: item.id, outcome: `failed:${error.code}`, error: error.toBody() });
-          return;
-        }
-      }
-    });
+    const error = answer && !answer.ok ? answer.error : fetched.ok ? new AoError('INTERNAL_ERROR', 'GitHub gave no answer for this PR') : fetched.error;
+    chunk.finished.push({ id: item.id, outcome: `failed:${error.code}`, error: error.toBody() });
   }
+  return chunk;
+}
+
+/** The chunk's transactions, side by side (each takes its own PR's lock), then its items without a snapshot in one statement. */
+async function applyChunk(deps: ReclaimProcessorDeps, run: JobRun, chunk: FetchedChunk): Promise<void> {
+  const finished = [...chunk.finished];
+  const applies = chunk.apply.map(({ item, snapshot }) => async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const applied = await reclaimPr(deps.db, run, item.id, snapshot);
+        if ('fenced' in applied) throw new FenceLost(run.jobId, run.run);
+        return;
+      } catch (err) {
+        if (err instanceof FenceLost) throw err;
+        const error = asJobError(err);
+        if (isTransient(error) && attempt < 3) continue;
+        finished.push({ id: item.id, outcome: `failed:${error.code}`, error: error.toBody() });
+        return;
+      }
+    }
+  });
   await inParallel(applies, deps.applyConcurrency ?? 8);
   if ((await finishReclaimItems(deps.db, run, finished)) === null) throw new FenceLost(run.jobId, run.run);
 }
@@ -138,10 +187,13 @@ async function fetchWithPatience(
   run: JobRun,
   refs: PrRef[],
   signal: AbortSignal,
-  stepNow: () => string,
+  step: BatchStep,
 ): Promise<ChunkFetch> {
   if (refs.length === 0) return { ok: true, items: [] };
   const maxAttempts = deps.maxFetchAttempts ?? 4;
+  const report = async (text: string) => {
+    if (!(await reportReclaimProgress(deps.db, run, text))) throw new FenceLost(run.jobId, run.run);
+  };
   for (let attempt = 1; ; attempt++) {
     try {
       return { ok: true, items: (await deps.github.fetchPullRequests(refs, { signal, batchSize: deps.batchSize })).items };
@@ -149,19 +201,15 @@ async function fetchWithPatience(
       signal.throwIfAborted();
       const until = heldBackUntil(err);
       if (until) {
-        const step = `waiting for GitHub's rate limit until ${until}`;
-        if (!(await reportReclaimProgress(deps.db, run, step))) throw new FenceLost(run.jobId, run.run);
         deps.log('batch re-claim waits for the GitHub budget', { jobId: run.jobId, until });
-        await waitUntil(until, signal);
-        if (!(await reportReclaimProgress(deps.db, run, stepNow()))) throw new FenceLost(run.jobId, run.run);
+        await step.during(`waiting for GitHub's rate limit until ${until}`, report, () => waitUntil(until, signal));
         attempt--; // waiting for the budget is no failed attempt
         continue;
       }
       const error = asJobError(err);
       if (isTransient(error) && attempt < maxAttempts) {
-        const step = `retrying GitHub (attempt ${attempt + 1} of ${maxAttempts}) after: ${error.message}`;
-        if (!(await reportReclaimProgress(deps.db, run, step))) throw new FenceLost(run.jobId, run.run);
-        await waitUntil(new Date(Date.now() + Math.min(250 * 2 ** attempt, 5000)).toISOString(), signal);
+        const backoff = new Date(Date.now() + Math.min(250 * 2 ** attempt, 5000)).toISOString();
+        await step.during(`retrying GitHub (attempt ${attempt + 1} of ${maxAttempts}) after: ${error.message}`, report, () => waitUntil(backoff, signal));
         continue;
       }
       return { ok: false, error };
