@@ -11,6 +11,7 @@ import {
 import { bearerAuth } from './auth.js';
 import type { ApiContext } from './context.js';
 import { clientErrorHandler, frameworkError, registerErrorHandling } from './errors.js';
+import { metricsPlugin } from './metrics.js';
 import { checkPathParams } from './params.js';
 import { claimRoutes } from './routes/claims.js';
 import { reclaimRoutes } from './routes/reclaims.js';
@@ -93,6 +94,7 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   if (ctx.apiToken) app.addHook('onRequest', bearerAuth(ctx.apiToken, PUBLIC_ROUTES));
+  await app.register(metricsPlugin(ctx)); // before the routes: its hooks see them all
 
   await app.register(healthRoutes(ctx));
   await app.register(projectRoutes(ctx));
