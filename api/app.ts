@@ -6,6 +6,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { bearerAuth } from './auth.js';
 import type { ApiContext } from './context.js';
 import { clientErrorHandler, frameworkError, registerErrorHandling } from './errors.js';
+import { metricsPlugin } from './metrics.js';
 import { openapiOptions } from './openapi.js';
 import { checkPathParams } from './params.js';
 import { claimRoutes } from './routes/claims.js';
@@ -78,6 +79,7 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   if (ctx.apiToken) app.addHook('onRequest', bearerAuth(ctx.apiToken, PUBLIC_ROUTES));
+  await app.register(metricsPlugin(ctx)); // before the routes: its hooks see them all
 
   await app.register(healthRoutes(ctx));
   await app.register(projectRoutes(ctx));

@@ -1,6 +1,7 @@
 import type { Pool } from '../core/db/connect.js';
 import type { HostWork } from '../core/host-work.js';
 import type { JobWaiter } from './job-waiter.js';
+import type { MetricsRedis } from './metrics.js';
 
 /** What the HTTP layer needs from the rest of ao; built once per process (api/server.ts). */
 export interface ApiContext {
@@ -34,4 +35,6 @@ export interface ApiContext {
    * disconnected (it resumes with Last-Event-ID); default DEFAULT_SSE_SLOW_CLIENT_MS (30 s).
    */
   sseSlowClientMs?: number;
+  /** what GET /metrics reads from Redis (queue depths, GitHub's budget); none: those are left out */
+  metrics?: MetricsRedis;
 }

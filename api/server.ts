@@ -124,6 +124,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         },
       },
       waiter,
+      metrics: { redis: producer, prefix: options.queue.prefix },
       ...(options.sseSlowClientMs === undefined ? {} : { sseSlowClientMs: options.sseSlowClientMs }),
     },
     options.logger === undefined ? {} : { logger: options.logger },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AoError } from '../../core/errors.js';
 import { formatCursor, parseCursor, readEvents, type ChangeEvent, type Cursor } from '../../core/store/read-events.js';
 import type { ApiContext } from '../context.js';
+import { trackEventStream } from '../metrics.js';
 import { problem, problemResponses } from '../problem.js';
 
 const Image = z.record(z.string(), z.unknown()).nullable();
@@ -190,6 +191,7 @@ export const eventStreamRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
       });
       const stream = new EventStreamResponse(res, slowClientMs);
       streams.add(stream);
+      const untrack = trackEventStream(ctx);
       try {
         const outcome = await pump(stream);
         if (outcome === 'slow') {
@@ -209,6 +211,7 @@ export const eventStreamRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
         }
       } finally {
         streams.delete(stream);
+        untrack();
       }
 
       /**

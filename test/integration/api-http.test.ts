@@ -141,6 +141,7 @@ describe('HTTP surface', () => {
       [
         'GET /healthz',
         'GET /readyz',
+        'GET /metrics',
         'POST /api/v1/projects',
         'POST /api/v1/pr/reclaims',
         'GET /api/v1/projects',

@@ -39,11 +39,16 @@ export interface SlotOptions {
 
 export interface GitHubBudget {
   readonly maxInFlight: number;
-  /** an answer's window: a later resetAt replaces what is known; within one window the lower remaining wins */
-  record(window: BudgetWindow): Promise<void>;
+  /**
+   * an answer's window: a later resetAt replaces what is known; within one window the lower
+   * remaining wins. Each call also counts one answer and its `cost` (points) for GET /metrics.
+   */
+  record(window: BudgetWindow, cost?: number): Promise<void>;
   /** GitHub said to wait (secondary limit, spent window): nothing is sent before `until` (ISO) */
   block(until: string): Promise<void>;
   read(): Promise<BudgetWindow | null>;
+  /** answers recorded and points they cost, over all processes, since the budget key was made */
+  usage(): Promise<{ requests: number; points: number }>;
   /** the ISO time requests must wait for, or null */
   blockedUntil(): Promise<string | null>;
   /**
@@ -89,8 +94,10 @@ export class BudgetExhausted extends AoError {
 // Redis TIME in milliseconds; allowed before writes since Redis 5 (effects replication)
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-// KEYS[1] budget; ARGV limit, remaining, reset (epoch s), resetAt (ISO)
+// KEYS[1] budget; ARGV limit, remaining, reset (epoch s), resetAt (ISO), cost (points)
 const RECORD = `
+redis.call('HINCRBY', KEYS[1], 'requests', 1)
+redis.call('HINCRBY', KEYS[1], 'points', ARGV[5])
 local known = redis.call('HMGET', KEYS[1], 'reset', 'remaining')
 local reset, knownReset = tonumber(ARGV[3]), tonumber(known[1])
 if knownReset == nil or reset > knownReset then
@@ -167,8 +174,9 @@ export function createGitHubBudget(options: GitHubBudgetOptions): GitHubBudget {
 
   return {
     maxInFlight,
-    async record(window) {
-      await runScript(redis, RECORD, [key], [window.limit, window.remaining, epochSeconds(window.resetAt), window.resetAt]);
+    async record(window, cost = 0) {
+      const points = Number.isFinite(cost) && cost > 0 ? Math.round(cost) : 0;
+      await runScript(redis, RECORD, [key], [window.limit, window.remaining, epochSeconds(window.resetAt), window.resetAt, points]);
     },
     async block(until) {
       const ms = Date.parse(until);
@@ -179,6 +187,10 @@ export function createGitHubBudget(options: GitHubBudgetOptions): GitHubBudget {
       const [limit, remaining, resetAt] = await redis.hmget(key, 'limit', 'remaining', 'resetAt');
       if (limit === null || remaining === null || resetAt === null) return null;
       return Stored.parse({ limit, remaining, resetAt });
+    },
+    async usage() {
+      const [requests, points] = await redis.hmget(key, 'requests', 'points');
+      return { requests: Number(requests ?? 0), points: Number(points ?? 0) };
     },
     async blockedUntil() {
       const until = z.number().parse(await runScript(redis, BLOCKED, [key], []));

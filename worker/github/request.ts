@@ -101,7 +101,7 @@ export function createRequester(transport: Transport, options: RequesterOptions)
   const noteWindow = async (window: { limit: number; remaining: number; resetAt: string } | null, cost: number) => {
     if (!window) return;
     rateLimit = { cost: (rateLimit?.cost ?? 0) + cost, remaining: window.remaining, limit: window.limit, resetAt: window.resetAt };
-    await budget?.record({ limit: window.limit, remaining: window.remaining, resetAt: window.resetAt });
+    await budget?.record({ limit: window.limit, remaining: window.remaining, resetAt: window.resetAt }, cost);
   };
 
   /** the answer's `rateLimit` field, else the headers' window (errors may carry no data) */
