@@ -8,7 +8,7 @@ import { JobKind, JobState, TERMINAL_JOB_STATES } from '../core/domain.js';
 import { hostWorkQueueName } from '../core/host-work.js';
 import { claimQueueName, RECLAIM_QUEUE } from '../core/queue.js';
 import { settlesWithin } from '../core/settles-within.js';
-import { createGitHubBudget } from '../worker/github/budget.js';
+import { createGitHubBudget } from '../core/github-budget.js';
 import type { ApiContext } from './context.js';
 import { problemResponses } from './problem.js';
 

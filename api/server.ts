@@ -6,7 +6,7 @@ import { settlesWithin } from '../core/settles-within.js';
 import { HOST_WORK_SIGNAL, hostWorkQueue, type HostWork } from '../core/host-work.js';
 import { buildApi } from './app.js';
 import { hostHasLiveWorker } from '../core/store/host-workers.js';
-import { createGitHubBudget } from '../worker/github/budget.js';
+import { createGitHubBudget } from '../core/github-budget.js';
 import { HostWorkClient } from './host-work-client.js';
 import { JobWaiter } from './job-waiter.js';
 

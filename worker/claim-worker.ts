@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
 import { claimJobOptions, claimQueue, claimQueueName, publishJobSignal, reclaimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
-import { createGitHubBudget, type GitHubBudget } from './github/budget.js';
+import { createGitHubBudget, type GitHubBudget } from '../core/github-budget.js';
 import type { PrBatchSource, PrSource } from './pr-source.js';
 import { startReclaimWorker } from './reclaim-worker.js';
 import { startHostWorker } from './host-worker.js';
@@ -22,7 +22,7 @@ export interface ClaimWorkerOptions {
   queue: QueueSettings;
   /**
    * The GitHub adapter, made around the budget this worker shares with every other through Redis
-   * (worker/github/budget.ts): `(budget) => createGitHubClient({ …, budget })`.
+   * (core/github-budget.ts): `(budget) => createGitHubClient({ …, budget })`.
    */
   github: (budget: GitHubBudget) => PrSource & PrBatchSource;
   /** the share of GitHub's budget batch work never spends (AO_GITHUB_RESERVE, default 0.2) */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { workerConnection } from '../../core/queue.js';
-import { BudgetExhausted, createGitHubBudget, tokenKey, type GitHubBudget, type GitHubBudgetOptions } from '../../worker/github/budget.js';
+import { BudgetExhausted, createGitHubBudget, tokenKey, type GitHubBudget, type GitHubBudgetOptions } from '../../core/github-budget.js';
 import { createGitHubClient, type GitHubClient, type PullRequestRef } from '../../worker/github/client.js';
 import { pullRequestsCost } from '../../worker/github/query.js';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/index.js';

@@ -3,8 +3,8 @@ import type { PrSnapshot } from '../../core/domain.js';
 import { AoError } from '../../core/errors.js';
 import type { PrRef, PrSource } from '../pr-source.js';
 import { fetchBatch, type BatchFetchOptions, type BatchResult } from './batch.js';
-import type { GitHubBudget } from './budget.js';
-import { delay } from './delay.js';
+import type { GitHubBudget } from '../../core/github-budget.js';
+import { delay } from '../../core/delay.js';
 import { toSnapshot } from './map.js';
 import { changedWhileRead, readRest } from './pages.js';
 import { FOLLOW_UP_COST, MERGEABILITY, PULL_REQUEST } from './query.js';
@@ -12,7 +12,7 @@ import { createRequester, type Transport } from './request.js';
 import { MergeabilityAnswer, PullRequestAnswer } from './response.js';
 
 export { DEFAULT_BATCH_SIZE, type BatchFetchOptions, type BatchItem, type BatchResult } from './batch.js';
-export { BudgetExhausted, createGitHubBudget, type GitHubBudget } from './budget.js';
+export { BudgetExhausted, createGitHubBudget, type GitHubBudget } from '../../core/github-budget.js';
 
 export interface GitHubClientOptions {
   /** the GraphQL endpoint: https://api.github.com/graphql, https://<ghe>/api/graphql, or the fake */

@@ -1,7 +1,7 @@
 import { GraphqlResponseError, type graphql as octokitGraphql } from '@octokit/graphql';
 import type { z } from 'zod';
 import { AoError } from '../../core/errors.js';
-import { BudgetExhausted, type GitHubBudget } from './budget.js';
+import { BudgetExhausted, type GitHubBudget } from '../../core/github-budget.js';
 import { classifyGitHubError, classifyGraphqlErrors, isHttpError, windowFromHeaders, type GraphqlError, type Headers } from './errors.js';
 import { RateLimit } from './response.js';
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { AoError } from '../../core/errors.js';
+import { AoError } from './errors.js';
 import { delay } from './delay.js';
 import { runScript } from './redis-script.js';
 
