@@ -1,5 +1,5 @@
 --! Previous: sha1:4f6b96663f7060180ddfae8a92896f8859dfc335
---! Hash: sha1:0d146d94bdd27d702aab9d45823d46ae957edebc
+--! Hash: sha1:b0eb5397d8604f7cb101b8619da3533cbc7214d0
 --! Message: batch re-claim, job lists
 
 -- Issue 14: batch re-claim.
@@ -383,7 +383,10 @@ begin
     perform ao.refresh_pr_doc(v_url);
   else
     v_outcome := 'unchanged';
-    perform ao.refresh_pr_doc(v_url);
+    -- the same facts: the stored document differs only in when they were seen (cheaper than
+    -- rebuilding it from the PR's rows)
+    update ao.pr_docs set doc = jsonb_set(doc::jsonb, '{observedAt}', to_jsonb(ao.iso(p_observed_at)))::text
+    where url = v_url;
   end if;
 
   update ao.jobs set state = 'succeeded', result = jsonb_build_object('pr', v_url, 'outcome', v_outcome),

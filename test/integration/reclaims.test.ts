@@ -88,6 +88,9 @@ describe('POST /api/v1/pr/reclaims', () => {
     stack.github.removePullRequest('Acme', 'Widgets', missing);
     const cursor = await cursorNow();
     const before = stack.github.stats.requests;
+    const observedAt = async (n: number) =>
+      (await stack.db.sql<[{ at: string }]>`select (doc::jsonb ->> 'observedAt') as at from ao.pr_docs where url = ${url(n)}`)[0].at;
+    const seenBefore = await observedAt(numbers[0] as number);
 
     const jobId = await reclaim({ projectId: 'widgets' });
     const job = await stack.waitForJob(jobId, 120_000);
@@ -98,6 +101,11 @@ describe('POST /api/v1/pr/reclaims', () => {
       result: { counts: { refreshed: changed.length, unchanged: N - changed.length - 1, skipped: 0, failed: 1 } },
     });
     expect(stack.github.stats.requests - before).toBe(Math.ceil(N / 20));
+    // an unchanged PR was seen again: its observedAt moved, and the API shows it
+    const seenAfter = await observedAt(numbers[0] as number);
+    expect(Date.parse(seenAfter)).toBeGreaterThan(Date.parse(seenBefore));
+    const listed = (await stack.http<{ prs: Array<{ url: string; observedAt: string }> }>('GET', `/api/v1/sessions/${owner.id}/pr`)).body.prs;
+    expect(listed.find((p) => p.url.toLowerCase() === url(numbers[0] as number))?.observedAt).toBe(seenAfter);
 
     const all = await items(jobId);
     expect(all).toHaveLength(N);
