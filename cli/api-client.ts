@@ -43,15 +43,32 @@ export class ApiClient {
       throw new ApiError('API_UNREACHABLE', `cannot reach the ao API at ${this.baseUrl} (${why}); start it with \`npm start\` or set AO_API_URL`, null);
     }
     const text = await res.text();
-    const parsed: unknown = text ? JSON.parse(text) : null;
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      throw notAoApi(this.baseUrl, `it answered ${method} ${path} with HTTP ${res.status} and ${describeBody(res)}, not JSON`, res.status);
+    }
     if (!res.ok) {
       const problem = Problem.safeParse(parsed);
       if (problem.success) {
         const { code, message, requestId, details } = problem.data;
         throw new ApiError(code, requestId ? `${message} [request ${requestId}]` : message, res.status, details ?? null);
       }
+      // every answer of ao's own, an unknown route's 404 included, is a problem document
+      if (res.status === 404) throw notAoApi(this.baseUrl, `it answered ${method} ${path} with HTTP 404 and no ao error document`, res.status);
       throw new ApiError('API_ERROR', `the API answered HTTP ${res.status}`, res.status);
     }
     return { status: res.status, headers: res.headers, body: (options.schema ? options.schema.parse(parsed) : parsed) as T };
   }
+}
+
+/** Something answers at AO_API_URL, but not ao (another service on the port, a proxy's page, a wrong path). */
+export function notAoApi(baseUrl: string, why: string, status: number | null): ApiError {
+  return new ApiError('NOT_AO_API', `the server at ${baseUrl} is not an ao API (${why}); check AO_API_URL`, status, { url: baseUrl });
+}
+
+function describeBody(res: Response): string {
+  const type = res.headers.get('content-type')?.split(';')[0]?.trim();
+  return type ? `a ${type} body` : 'a body';
 }

@@ -1,6 +1,7 @@
 import { Command, Errors } from '@oclif/core';
-import { ConfigError, loadConfig } from '../core/config.js';
+import { ConfigError, loadClientConfig } from '../core/config.js';
 import { ApiClient, ApiError } from './api-client.js';
+import { argvWantsJson, cleanUsageMessage, renderFailure } from './failure-output.js';
 
 /**
  * Exit codes of every `ao` command (shown in help): 0 success, 1 failure, 2 usage,
@@ -34,7 +35,7 @@ export abstract class AoCommand extends Command {
 
   protected api(): ApiClient {
     if (!this.client) {
-      const config = loadConfig();
+      const config = loadClientConfig();
       this.client = new ApiClient(config.apiUrl, config.apiToken);
     }
     return this.client;
@@ -58,14 +59,21 @@ export abstract class AoCommand extends Command {
     for (const row of rows) this.say(line(columns.map((c) => row[c] ?? '')));
   }
 
+  /** `--json` given: also for the few commands without the flag, so their usage errors are JSON too. */
+  protected wantsJson(): boolean {
+    return this.jsonEnabled() || argvWantsJson(this.argv);
+  }
+
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
     let code = 'ERROR';
     let exit: number = err.oclif?.exit ?? err.exitCode ?? EXIT.failure;
     let details: Record<string, unknown> | null = null;
+    let message = err.message;
     if (err instanceof ApiError) {
       code = err.code;
-      exit = EXIT.failure;
+      // the API refuses a value the user gave the CLI (a flag, an argument): a usage error
+      exit = err.code === 'VALIDATION_FAILED' ? EXIT.usage : EXIT.failure;
       details = err.details;
     } else if (err instanceof CliFailure) {
       code = err.code;
@@ -74,15 +82,12 @@ export abstract class AoCommand extends Command {
     } else if (err instanceof ConfigError) {
       code = 'CONFIG_INVALID';
       exit = EXIT.usage;
+      details = { problems: err.problems };
     } else if (exit === EXIT.usage) {
       code = 'USAGE';
+      message = cleanUsageMessage(message);
     }
-    if (this.jsonEnabled()) {
-      this.logJson({ error: { code, message: err.message, ...(details ? { details } : {}) } });
-    } else {
-      process.stderr.write(`ao: ${err.message}${code !== 'ERROR' && code !== 'USAGE' ? ` (${code})` : ''}\n`);
-      if (exit === EXIT.usage && err.oclif) process.stderr.write(`See more help with --help\n`);
-    }
+    renderFailure({ code, message, details, exit, command: this.id?.replaceAll(':', ' ') }, this.wantsJson());
     return this.exit(exit);
   }
 }

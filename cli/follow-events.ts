@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from './api-client.js';
+import { ApiError, notAoApi } from './api-client.js';
 
 /** One Server-Sent Event of /api/v1/events/stream. */
 export interface StreamedEvent {
@@ -151,11 +151,16 @@ export async function followEvents(
       if (token) headers.authorization = `Bearer ${token}`;
       if (last) headers['last-event-id'] = last;
       const res = await fetch(url, { headers, signal });
+      if (res.ok && !/^text\/event-stream\b/.test(res.headers.get('content-type') ?? '')) {
+        await res.body?.cancel();
+        throw new Fatal(notAoApi(baseUrl, `it answered the event stream with HTTP ${res.status} and ${res.headers.get('content-type') ?? 'no content type'}`, res.status));
+      }
       if (!res.ok || !res.body) {
         const problem = await problemOf(res);
         const retryable = res.ok || res.status >= 500 || res.status === 408 || res.status === 429;
         if (!retryable) {
           if (res.status === 410 || problem?.code === 'CURSOR_EXPIRED') throw new Fatal(cursorExpired(last, problem?.details?.oldest, problem?.details ?? null));
+          if (!problem && res.status === 404) throw new Fatal(notAoApi(baseUrl, 'it answered the event stream with HTTP 404 and no ao error document', res.status));
           const message = problem ? `${problem.message}${problem.requestId ? ` [request ${problem.requestId}]` : ''}` : `the event stream answered HTTP ${res.status}`;
           throw new Fatal(new ApiError(problem?.code ?? 'API_ERROR', message, res.status, problem?.details ?? null));
         }

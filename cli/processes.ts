@@ -135,7 +135,7 @@ async function assertPortFree(host: string, port: number): Promise<void> {
 
 function portProblem(err: unknown, where: { host: string; port: number }): Error | null {
   const code = err instanceof Error && 'code' in err ? err.code : undefined;
-  if (code === 'EADDRINUSE') return new Error(`port ${where.port} is already in use on ${where.host} (is ao already running?)`);
+  if (code === 'EADDRINUSE') return new Error(`port ${where.port} is in use on ${where.host} (set AO_PORT to another port, or stop what listens there: is ao already running?)`);
   if (code === 'EACCES') return new Error(`not allowed to listen on ${where.host}:${where.port} (ports below 1024 need privileges; set AO_PORT)`);
   if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where.host}: no such address on this machine (AO_HOST)`);
   return null;

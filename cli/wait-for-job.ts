@@ -17,19 +17,31 @@ export function isFinished(state: string): boolean {
   return FINISHED.has(state);
 }
 
-/** Progress on stderr: a spinner on a terminal, one line per change otherwise (logs, pipes). */
-function progressReporter(label: string, quiet: boolean): { update(text: string): void; done(text: string): void } {
-  if (quiet) return { update: () => {}, done: () => {} };
+/**
+ * Progress on stderr: a spinner on a terminal, one line per change otherwise (logs, pipes). Nothing
+ * shows until the job has been seen (a job that does not exist gets only its error), and a wait that
+ * fails leaves no line of its own: the error printed after it says what happened.
+ */
+function progressReporter(label: string, quiet: boolean): { update(text: string): void; done(text: string): void; abort(): void } {
+  if (quiet) return { update: () => {}, done: () => {}, abort: () => {} };
   if (process.stderr.isTTY) {
-    ux.action.start(label, 'queued', { stdout: false });
-    return { update: (text) => (ux.action.status = text), done: (text) => ux.action.stop(text) };
+    let spinning = false;
+    return {
+      update: (text) => {
+        if (!spinning) ux.action.start(label, text, { stdout: false });
+        else ux.action.status = text;
+        spinning = true;
+      },
+      done: (text) => (spinning ? ux.action.stop(text) : process.stderr.write(`${label}... ${text}\n`)),
+      abort: () => spinning && ux.action.stop('stopped'),
+    };
   }
   let last = '';
   const line = (text: string) => {
     if (text !== last) process.stderr.write(`${label}: ${text}\n`);
     last = text;
   };
-  return { update: line, done: line };
+  return { update: line, done: line, abort: () => {} };
 }
 
 /**
@@ -51,7 +63,7 @@ export async function waitForJob(api: ApiClient, jobId: string, timeoutMs: numbe
       progress.update(job.step ?? job.state);
     }
   } catch (err) {
-    progress.done('error');
+    progress.abort();
     throw err;
   }
 }

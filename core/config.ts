@@ -132,6 +132,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** What a client command (`ao project ls`, `ao session claim-pr`, …) needs: where the API is, and where its own files go. */
+export type ClientConfig = Pick<Config, 'apiUrl' | 'apiToken' | 'dataDir'>;
+
+/** The variables a client command reads; it validates only these, so a bad server-only variable (AO_PORT=abc) does not stop it. */
+const CLIENT_VARIABLES = ['AO_API_URL', 'AO_API_TOKEN', 'AO_DATA_DIR'] as const satisfies readonly Variable[];
+
+/** Like loadConfig, for the variables of ClientConfig only; throws ConfigError listing every bad one. */
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const all = pickVariables(env);
+  const raw: RawEnv = {};
+  for (const name of CLIENT_VARIABLES) if (all[name] !== undefined) raw[name] = all[name];
+  const schema = configSchema(homeDirectory(env)).pick({ AO_API_URL: true, AO_API_TOKEN: true, AO_DATA_DIR: true });
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues, raw));
+  const v = parsed.data;
+  return { apiUrl: v.AO_API_URL, apiToken: v.AO_API_TOKEN, dataDir: v.AO_DATA_DIR ?? defaultDataDir(env) };
+}
+
 /**
  * The API refuses to listen beyond loopback without a token (SPEC §7): anyone on the network could
  * otherwise drive sessions and claims. Separate from loadConfig because only the API binds — the CLI

@@ -1,11 +1,26 @@
 import { Flags } from '@oclif/core';
 import { z } from 'zod';
-import { loadConfig } from '../../core/config.js';
+import { loadClientConfig } from '../../core/config.js';
 import { ApiError } from '../api-client.js';
 import { AoCommand, CliFailure, EXIT } from '../base-command.js';
 import { DEFAULT_RETRY_FOR_MS, followEvents } from '../follow-events.js';
 
 const Event = z.object({ id: z.string(), type: z.string(), key: z.string(), sessionId: z.string().nullable(), createdAt: z.string() }).passthrough();
+
+/**
+ * The cursor's shape as the API reads it (core/store/read-events.ts parseCursor): `0`, or
+ * `<txId>-<id>`, each a bigint. Checked here so a typo is a usage error (exit 2) before any request.
+ */
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+function assertCursor(value: string): void {
+  if (value === '' || value === '0') return;
+  const match = /^(\d{1,19})-(\d{1,19})$/.exec(value);
+  if (match && BigInt(match[1] as string) <= MAX_BIGINT && BigInt(match[2] as string) <= MAX_BIGINT) return;
+  const shown = value.length > 64 ? `${JSON.stringify(value.slice(0, 64))}…` : JSON.stringify(value);
+  throw new CliFailure('VALIDATION_FAILED', `--after ${shown} is not an event id: pass the id of the last event read (like 1234-56), or 0 for the beginning`, EXIT.usage, {
+    field: 'after',
+  });
+}
 
 export default class Events extends AoCommand {
   static override summary = 'Change events after a cursor; --follow streams them as they commit';
@@ -19,7 +34,7 @@ Exit codes: 0 success (or stopped with Ctrl-C), 1 failure, 2 usage.`;
     '<%= config.bin %> events --follow --retry-for 0',
   ];
   static override flags = {
-    after: Flags.string({ description: 'an event id (default: from the beginning)' }),
+    after: Flags.string({ description: 'an event id, like 1234-56 (default, or 0: from the beginning)' }),
     limit: Flags.integer({ description: 'at most this many', default: 100, min: 1, max: 1000 }),
     follow: Flags.boolean({ char: 'f', description: 'keep streaming new events', default: false }),
     'retry-for': Flags.integer({
@@ -31,11 +46,12 @@ Exit codes: 0 success (or stopped with Ctrl-C), 1 failure, 2 usage.`;
   async run(): Promise<unknown> {
     const { flags } = await this.parse(Events);
     if (flags['retry-for'] !== undefined && !flags.follow) throw new CliFailure('USAGE', '--retry-for requires --follow', EXIT.usage);
+    if (flags.after !== undefined) assertCursor(flags.after);
     if (flags.follow) {
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       process.once('SIGTERM', () => stop.abort());
-      const config = loadConfig();
+      const config = loadClientConfig();
       const json = this.jsonEnabled();
       const retryFor = flags['retry-for'];
       try {

@@ -212,7 +212,7 @@ describe('ao start on embedded services: signals and shutdown', { timeout: 90_00
     const port = new URL(api).port;
     const samePort = startAo('bin', { AO_PORT: port });
     expect((await samePort.exit).code).toBe(1);
-    expect(samePort.stderr()).toContain(`ao: port ${port} is already in use on 127.0.0.1 (is ao already running?)`);
+    expect(samePort.stderr()).toContain(`ao: port ${port} is in use on 127.0.0.1 (set AO_PORT to another port, or stop what listens there: is ao already running?)`);
     const sameDir = startAo('bin');
     expect((await sameDir.exit).code).toBe(1);
     expect(sameDir.stderr()).toMatch(/^ao: the embedded services in .* are in use by another ao \(service keeper pid \d+\)/m);

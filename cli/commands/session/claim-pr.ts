@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { z } from 'zod';
 import { Project, Session } from '../../../core/domain.js';
-import { loadConfig } from '../../../core/config.js';
+import { loadClientConfig } from '../../../core/config.js';
 import { parsePrRef } from '../../../core/pr-ref.js';
 import { AoCommand, CliFailure, EXIT, EXIT_HELP } from '../../base-command.js';
 import { describeClaimJob } from '../../claim-outcome.js';
@@ -32,8 +32,10 @@ ${EXIT_HELP}`;
     '<%= config.bin %> session claim-pr mer-3 142 --no-wait --json',
   ];
   static override args = {
-    first: Args.string({ description: 'session id (or the PR ref when AO_SESSION_ID is set)', required: true }),
-    second: Args.string({ description: 'PR ref', required: false }),
+    // named for the usual order; which is which is told apart in run() (the PR may come first, and
+    // with AO_SESSION_ID set the one argument given is the PR)
+    session: Args.string({ description: 'session id (omit it when AO_SESSION_ID is set: then the one argument is the PR)', required: true }),
+    pr: Args.string({ description: 'PR ref: 142, #142, owner/repo#142 or a PR URL (it may also come first, before the session)', required: false }),
   };
   static override flags = {
     project: Flags.string({ char: 'p', description: 'refuse unless the session belongs to this project' }),
@@ -46,14 +48,14 @@ ${EXIT_HELP}`;
     const { args, flags } = await this.parse(SessionClaimPr);
     let sessionId: string | undefined;
     let ref: string;
-    if (args.second === undefined) {
-      ref = args.first;
+    if (args.pr === undefined) {
+      ref = args.session;
       sessionId = process.env.AO_SESSION_ID?.trim() || undefined;
       if (!sessionId) throw new CliFailure('USAGE', 'session id is required (pass <session-id> <pr-ref> or set AO_SESSION_ID)', EXIT.usage);
-    } else if (looksLikePr(args.first) && !looksLikePr(args.second)) {
-      [ref, sessionId] = [args.first, args.second];
+    } else if (looksLikePr(args.session) && !looksLikePr(args.pr)) {
+      [ref, sessionId] = [args.session, args.pr];
     } else {
-      [sessionId, ref] = [args.first, args.second];
+      [sessionId, ref] = [args.session, args.pr];
     }
 
     const api = this.api();
@@ -64,7 +66,7 @@ ${EXIT_HELP}`;
     const { body: project } = await api.request('GET', `/api/v1/projects/${encodeURIComponent(session.projectId)}`, { schema: Project });
     const pr = await resolveRefForProject(ref, project);
 
-    const pending = PendingClaims.at(loadConfig().dataDir);
+    const pending = PendingClaims.at(loadClientConfig().dataDir);
     const request = PendingClaims.requestKey(session.id, pr, flags.takeover);
     const key = await pending.keyFor(request);
     const { body: accepted } = await api.request('POST', `/api/v1/sessions/${encodeURIComponent(session.id)}/pr/claim`, {
