@@ -28,6 +28,8 @@ export interface ReclaimProcessorDeps {
   limits: RunLimits;
   /** claim transactions of one chunk run side by side (each takes its own PR's lock) */
   applyConcurrency?: number;
+  /** chunks whose GitHub requests may be in flight at once (default 4, the budget's slots per token) */
+  fetchAhead?: number;
   /** GitHub attempts per chunk before its items fail */
   maxFetchAttempts?: number;
   log: (message: string, fields?: Record<string, unknown>) => void;
@@ -70,26 +72,38 @@ async function runBatch(deps: ReclaimProcessorDeps, run: JobRun, signal: AbortSi
   deps.log('batch re-claim started', { jobId: run.jobId, total, selector: request.selector });
   let done = 0;
   const step = new BatchStep(() => `re-claiming PRs (${done} done of ${total})`);
-  // A pipeline two chunks deep: the next chunk's GitHub request is in flight while this chunk's
-  // transactions run, so the batch costs about max(GitHub, Postgres) per chunk, not their sum. The
-  // work list is read by item id (a cursor), so the next chunk is known before this one is done.
-  let items = await nextReclaimItems(deps.db, run.jobId, null, deps.batchSize);
-  let fetching = items.length > 0 ? fetchChunk(deps, run, items, signal, step) : null;
-  try {
-    while (fetching) {
-      signal.throwIfAborted();
-      const fetched = await fetching;
-      const after = items[items.length - 1]?.id ?? null;
-      const nextItems = await nextReclaimItems(deps.db, run.jobId, after, deps.batchSize);
-      fetching = nextItems.length > 0 ? fetchChunk(deps, run, nextItems, signal, step) : null;
-      await applyChunk(deps, run, fetched);
-      done += items.length;
-      if (!(await reportReclaimProgress(deps.db, run, step.now()))) throw new FenceLost(run.jobId, run.run);
-      items = nextItems;
+  // A pipeline of GitHub requests: up to `fetchAhead` chunks' requests are in flight while the
+  // oldest fetched chunk's transactions run, so the batch costs about max(GitHub latency / depth,
+  // Postgres) per chunk rather than their sum. The work list is read by item id (a cursor), so
+  // later chunks are known before earlier ones are done. The first request goes alone: its answer
+  // tells the shared budget where GitHub's window stands before more are admitted.
+  let depth = 1;
+  const inFlight: Array<{ items: ReclaimItem[]; fetched: Promise<FetchedChunk> }> = [];
+  let cursor: string | null = null;
+  let listed = false;
+  const refill = async () => {
+    while (!listed && inFlight.length < depth) {
+      const items = await nextReclaimItems(deps.db, run.jobId, cursor, deps.batchSize);
+      if (items.length === 0) {
+        listed = true;
+        return;
+      }
+      cursor = items[items.length - 1]?.id ?? cursor;
+      const fetched = fetchChunk(deps, run, items, signal, step);
+      // awaited in turn below; until then a failure must not count as unhandled
+      fetched.catch(() => {});
+      inFlight.push({ items, fetched });
     }
-  } finally {
-    // a chunk still in flight when the run stops must not end in an unhandled rejection
-    fetching?.catch(() => {});
+  };
+  await refill();
+  for (let next = inFlight.shift(); next; next = inFlight.shift()) {
+    signal.throwIfAborted();
+    const chunk = await next.fetched;
+    depth = Math.max(1, deps.fetchAhead ?? 4);
+    await refill();
+    await applyChunk(deps, run, chunk);
+    done += next.items.length;
+    if (!(await reportReclaimProgress(deps.db, run, step.now()))) throw new FenceLost(run.jobId, run.run);
   }
   if ((await finishReclaimBatch(deps.db, run)) === null) throw new FenceLost(run.jobId, run.run);
 }
