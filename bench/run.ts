@@ -386,6 +386,8 @@ try {
       AO_HOST_ID: BENCH_HOST,
       // no scheduled refresh in the middle of a measurement (the re-claim phase makes its own batches)
       AO_REFRESH_INTERVAL: '0',
+      // node flags for ao's processes only (e.g. --max-old-space-size=96: bench/README.md, R5)
+      ...(process.env.AO_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.AO_BENCH_NODE_OPTIONS } : {}),
       ...(S.logLevel ? { AO_LOG_LEVEL: S.logLevel } : {}),
       ...(S.workerConcurrency ? { AO_WORKER_CONCURRENCY: S.workerConcurrency } : {}),
     };
@@ -868,7 +870,7 @@ if (results.reclaim) {
   const delayed = byMode('delayed');
   rows.push({
     id: 'R7',
-    figure: `the same re-claim with GitHub answering in ${S.delay.baseMs} ± ${S.delay.jitterMs} ms (${S.split ? 'api + worker' : 'ao start'}; one request in flight at a time, so ≈ requests × latency)`,
+    figure: `the same re-claim with GitHub answering in ${S.delay.baseMs} ± ${S.delay.jitterMs} ms (${S.split ? 'api + worker' : 'ao start'}; up to 4 requests in flight, so ≈ requests × latency / 4)`,
     measured: delayed
       ? `${wall(delayed)}, ${fmt(delayed.github.requests)} requests, ${fmt((delayed.run.wallMs / Math.max(1, delayed.github.requests)), 0)} ms per request${delayed.run.state === 'succeeded' ? '' : ` (${delayed.run.state})`}`
       : 'n/a',
