@@ -8,6 +8,7 @@ import type { ApiContext } from './context.js';
 import { clientErrorHandler, frameworkError, registerErrorHandling } from './errors.js';
 import { metricsPlugin } from './metrics.js';
 import { openapiOptions } from './openapi.js';
+import { registerQueueDashboard } from './queue-dashboard.js';
 import { checkPathParams } from './params.js';
 import { claimRoutes } from './routes/claims.js';
 import { reclaimRoutes } from './routes/reclaims.js';
@@ -90,5 +91,6 @@ export async function buildApi(ctx: ApiContext, options: BuildOptions = {}): Pro
   await app.register(jobRoutes(ctx));
   await app.register(eventRoutes(ctx));
   await app.register(eventStreamRoutes(ctx));
+  if (ctx.queues) await registerQueueDashboard(app, { queues: ctx.queues, readOnly: ctx.apiToken === null });
   return app;
 }

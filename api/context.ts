@@ -1,4 +1,5 @@
 import type { Pool } from '../core/db/connect.js';
+import type { Queue } from 'bullmq';
 import type { HostWork } from '../core/host-work.js';
 import type { JobWaiter } from './job-waiter.js';
 import type { MetricsRedis } from './metrics.js';
@@ -12,6 +13,8 @@ export interface ApiContext {
   hostWork: { run(hostId: string, work: HostWork): Promise<unknown> };
   /** GitHub's budget as the workers recorded it in the coordination store (null before any answer) */
   githubBudget(): Promise<{ limit: number; remaining: number; resetAt: string } | null>;
+  /** every BullMQ queue of the deployment as it stands (for the dashboard at /admin/queues) */
+  queues?: () => Promise<Array<Queue<unknown>>>;
   /** whether a worker of the host has been seen lately (cached for a second or two) */
   hostAlive(hostId: string): Promise<boolean>;
   /** how long a provisional session lives unless a claim activates it */

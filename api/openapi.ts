@@ -34,6 +34,8 @@ export function openapiOptions(publicRoutes: ReadonlySet<string>): FastifyDynami
       security: [{ bearer: [] }],
     },
     transform: (route) => {
+      // the queue dashboard's own routes (bull-board's UI and its API) are not ao's API
+      if (route.url.startsWith('/admin/queues')) return { schema: { ...route.schema, hide: true }, url: route.url };
       const transformed = jsonSchemaTransform(route);
       return publicRoutes.has(route.url) ? { ...transformed, schema: { ...transformed.schema, security: [] } } : transformed;
     },

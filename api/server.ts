@@ -5,7 +5,7 @@ import { claimQueue, enqueueClaim, enqueueReclaim, producerConnection, reclaimQu
 import { settlesWithin } from '../core/settles-within.js';
 import { HOST_WORK_SIGNAL, hostWorkQueue, type HostWork } from '../core/host-work.js';
 import { buildApi } from './app.js';
-import { hostHasLiveWorker } from '../core/store/host-workers.js';
+import { hostHasLiveWorker, listHostIds } from '../core/store/host-workers.js';
 import { createGitHubBudget } from '../core/github-budget.js';
 import { HostWorkClient } from './host-work-client.js';
 import { JobWaiter } from './job-waiter.js';
@@ -113,6 +113,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       hostWork,
       hostAlive: hostLiveness(options.db),
       githubBudget: () => budget.read(),
+      queues: async () => {
+        const hosts = new Set([options.hostId, ...(await listHostIds(options.db).catch(() => []))]);
+        return [reclaims, ...[...hosts].sort().flatMap((host) => [queueOf(host), hostQueueOf(host)])] as Array<Queue<unknown>>;
+      },
       provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
       apiToken: options.apiToken,
       queue: {

@@ -44,3 +44,10 @@ export async function listHosts(db: Db): Promise<HostSummary[]> {
       ao.iso(max(last_seen_at)) as "lastSeenAt"
     from ao.host_workers group by host order by host`;
 }
+
+/** Every host ao knows: those with a worker seen lately and those holding a project. */
+export async function listHostIds(db: Db): Promise<string[]> {
+  const rows = await db<Array<{ host: string }>>`
+    select host from ao.host_workers union select host from ao.projects where host <> '' order by 1`;
+  return rows.map((r) => r.host);
+}
