@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js';
 import { assertSafeBinding } from '../core/config.js';
 import { connect, type Pool } from '../core/db/connect.js';
 import { runMigrations } from '../core/db/migrate.js';
+import { redisEvictionWarning } from '../core/redis-policy.js';
 import { settlesWithin } from '../core/settles-within.js';
 import { resolveHostId } from '../core/host-id.js';
 import { createLogger, logFn, type Logger } from '../core/log.js';
@@ -43,6 +44,8 @@ async function openRuntime(config: Config, name: string, allowEmbedded: boolean)
   });
   try {
     logger.info({ host: hostId, postgres: services.postgres.origin, redis: services.redis.origin }, 'services ready');
+    const eviction = await redisEvictionWarning(services.redis.url);
+    if (eviction) logger.warn(eviction);
     await runMigrations(services.postgres.url);
     const db = connect(services.postgres.url, { max: 10, applicationName: `ao-${name}` });
     return { db, hostId, queue: { redisUrl: services.redis.url, prefix: config.queuePrefix }, services, logger };
