@@ -6,7 +6,9 @@ import { delay } from './delay.js';
 import { runScript } from './redis-script.js';
 
 /**
- * One GitHub budget for every worker process (SPEC §6), kept in Redis under the BullMQ prefix:
+ * One GitHub budget for every worker process (SPEC §6), kept under the BullMQ prefix in Redis
+ * (here) or in Postgres when the queue runs there (github-budget-postgres.ts), with the same
+ * semantics:
  *  - the primary window as GitHub last reported it (`limit`, `remaining`, `resetAt`), fed by every
  *    answer of every process;
  *  - `blockedUntil`: a secondary limit (403/429 with `retry-after`) or a spent primary window,
@@ -16,7 +18,7 @@ import { runScript } from './redis-script.js';
  *
  * Batch work is admitted only while `remaining` stays above the reserve (`reservePercent` of the
  * limit); single claims ignore the reserve, so a user's claim is never starved by a refresh.
- * Times are compared with Redis's clock, the one clock every process shares.
+ * Times are compared with the store's clock (Redis's, Postgres's), the one clock every process shares.
  */
 
 export interface BudgetWindow {
@@ -62,8 +64,8 @@ export interface GitHubBudget {
   acquireSlot(token: string, options?: SlotOptions): Promise<() => Promise<void>>;
 }
 
-export interface GitHubBudgetOptions {
-  redis: Redis;
+/** What every budget store takes besides its connection. */
+export interface GitHubBudgetSettings {
   /** the BullMQ prefix (AO_QUEUE_PREFIX) */
   prefix: string;
   /** the share of the limit batch work never spends (AO_GITHUB_RESERVE × 100) */
@@ -71,6 +73,10 @@ export interface GitHubBudgetOptions {
   /** batch requests in flight per token, over all processes */
   maxInFlight?: number;
   slotTtlMs?: number;
+}
+
+export interface GitHubBudgetOptions extends GitHubBudgetSettings {
+  redis: Redis;
 }
 
 /** Thrown (instead of sending) when batch work must wait; `until` is when to try again (ISO). */
@@ -151,37 +157,68 @@ const Admitted = z.union([
 ]);
 const Stored = z.object({ limit: z.coerce.number(), remaining: z.coerce.number(), resetAt: z.string() });
 
-/** The slot key names the token by a hash: keys are visible to anyone who can read Redis. */
+/** Stores name the token by a hash: keys and rows are visible to anyone who can read Redis or Postgres. */
 export function tokenKey(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }
 
-const epochSeconds = (iso: string): number => {
+export const epochSeconds = (iso: string): number => {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) throw new RangeError(`not a time: ${iso}`);
   return Math.floor(ms / 1000);
 };
 
-export function createGitHubBudget(options: GitHubBudgetOptions): GitHubBudget {
-  const { redis } = options;
+/** `until` of block() in epoch ms */
+export const epochMs = (until: string): number => {
+  const ms = Date.parse(until);
+  if (Number.isNaN(ms)) throw new RangeError(`not a time: ${until}`);
+  return ms;
+};
+
+/** the points an answer is counted for in usage(): what GitHub charged, else nothing */
+export const countedPoints = (cost: number): number => (Number.isFinite(cost) && cost > 0 ? Math.round(cost) : 0);
+
+/** The settings with their defaults, checked: every store refuses the same bad values. */
+export function budgetSettings(options: GitHubBudgetSettings): { reservePercent: number; maxInFlight: number; slotTtlMs: number } {
   const reservePercent = options.reservePercent ?? 20;
   const maxInFlight = options.maxInFlight ?? 4;
   const slotTtlMs = options.slotTtlMs ?? 30_000;
   if (!(reservePercent >= 0 && reservePercent < 100)) throw new RangeError(`reservePercent must be in 0..100, not ${reservePercent}`);
   if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new RangeError(`maxInFlight must be a positive integer, not ${maxInFlight}`);
+  return { reservePercent, maxInFlight, slotTtlMs };
+}
+
+/**
+ * Waits until `take` gets a slot. `take` answers 0 when it took one, else the ms until the first
+ * slot held expires. Polled, not notified: a freed slot is seen within `pause`, and a dead
+ * holder's at its expiry.
+ */
+export async function waitForSlot(take: () => Promise<number>, slot: SlotOptions): Promise<void> {
+  let pause = 10;
+  let waited = false;
+  for (;;) {
+    const wait = await take();
+    if (wait === 0) return;
+    if (!waited) slot.onWait?.();
+    waited = true;
+    await delay(Math.min(wait, pause), slot.signal, () => new AoError('SCM_UNAVAILABLE', 'waiting for a GitHub request slot was aborted', { aborted: true }));
+    pause = Math.min(pause * 2, 200);
+  }
+}
+
+export function createGitHubBudget(options: GitHubBudgetOptions): GitHubBudget {
+  const { redis } = options;
+  const { reservePercent, maxInFlight, slotTtlMs } = budgetSettings(options);
   const key = `${options.prefix}:github:budget`;
   const slotsKey = (token: string) => `${options.prefix}:github:inflight:${tokenKey(token)}`;
 
   return {
     maxInFlight,
     async record(window, cost = 0) {
-      const points = Number.isFinite(cost) && cost > 0 ? Math.round(cost) : 0;
-      await runScript(redis, RECORD, [key], [window.limit, window.remaining, epochSeconds(window.resetAt), window.resetAt, points]);
+      await runScript(redis, RECORD, [key], [window.limit, window.remaining, epochSeconds(window.resetAt), window.resetAt, countedPoints(cost)]);
     },
     async block(until) {
-      const ms = Date.parse(until);
-      if (Number.isNaN(ms)) throw new RangeError(`not a time: ${until}`);
-      await runScript(redis, BLOCK, [key], [ms]);
+      await runScript(redis, BLOCK, [key], [epochMs(until)]);
     },
     async read() {
       const [limit, remaining, resetAt] = await redis.hmget(key, 'limit', 'remaining', 'resetAt');
@@ -205,17 +242,7 @@ export function createGitHubBudget(options: GitHubBudgetOptions): GitHubBudget {
       const id = randomUUID();
       const slots = slotsKey(token);
       const ttlMs = slot.ttlMs ?? slotTtlMs;
-      // polled, not notified: a freed slot is seen within `pause`, and a dead holder's at its expiry
-      let pause = 10;
-      let waited = false;
-      for (;;) {
-        const wait = z.number().parse(await runScript(redis, ACQUIRE, [slots], [id, maxInFlight, ttlMs]));
-        if (wait === 0) break;
-        if (!waited) slot.onWait?.();
-        waited = true;
-        await delay(Math.min(wait, pause), slot.signal, () => new AoError('SCM_UNAVAILABLE', 'waiting for a GitHub request slot was aborted', { aborted: true }));
-        pause = Math.min(pause * 2, 200);
-      }
+      await waitForSlot(async () => z.number().parse(await runScript(redis, ACQUIRE, [slots], [id, maxInFlight, ttlMs])), slot);
       return async () => {
         await redis.zrem(slots, id);
       };
