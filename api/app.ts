@@ -31,6 +31,9 @@ class OneLinePerRequest extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
     if (error) reply.log.error({ ...line, err: error }, 'request failed');
+    // probes come every few seconds from a load balancer or a container's health check: a line each
+    // would bury the log; they are still logged when they fail and at debug
+    else if (PUBLIC_ROUTES.has(request.url) && reply.statusCode < 400) reply.log.debug(line, 'request');
     else reply.log.info(line, 'request');
   }
 }

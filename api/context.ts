@@ -1,8 +1,9 @@
 import type { Pool } from '../core/db/connect.js';
 import type { Queue } from 'bullmq';
 import type { HostWork } from '../core/host-work.js';
+import type { QueueBackendName } from '../core/queue.js';
 import type { JobWaiter } from './job-waiter.js';
-import type { MetricsRedis } from './metrics.js';
+import type { MetricsSources } from './metrics.js';
 
 /** What the HTTP layer needs from the rest of ao; built once per process (api/server.ts). */
 export interface ApiContext {
@@ -26,6 +27,8 @@ export interface ApiContext {
     enqueueClaim(jobId: string, hostId: string): Promise<void>;
     /** hands a committed batch re-claim to the one re-claim queue */
     enqueueReclaim(jobId: string): Promise<void>;
+    /** which store carries the queues (GET /status) */
+    backend: QueueBackendName;
     /** false when the queue is known to be unreachable right now (nothing should be accepted) */
     available(): boolean;
     ping(): Promise<void>;
@@ -38,6 +41,6 @@ export interface ApiContext {
    * disconnected (it resumes with Last-Event-ID); default DEFAULT_SSE_SLOW_CLIENT_MS (30 s).
    */
   sseSlowClientMs?: number;
-  /** what GET /metrics reads from Redis (queue depths, GitHub's budget); none: those are left out */
-  metrics?: MetricsRedis;
+  /** what GET /metrics reads from the queue backend (queue depths, GitHub's budget); none: those are left out */
+  metrics?: MetricsSources;
 }

@@ -1,14 +1,13 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import { JobKind, JobState, TERMINAL_JOB_STATES } from '../core/domain.js';
 import { hostWorkQueueName } from '../core/host-work.js';
 import { claimQueueName, RECLAIM_QUEUE } from '../core/queue.js';
 import { settlesWithin } from '../core/settles-within.js';
-import { createGitHubBudget } from '../core/github-budget.js';
+import type { GitHubBudget } from '../core/github-budget.js';
 import type { ApiContext } from './context.js';
 import { problemResponses } from './problem.js';
 
@@ -21,7 +20,7 @@ import { problemResponses } from './problem.js';
  *    nodejs_* metrics;
  *  - the deployment's, read from the shared stores when scraped (an API process runs no worker, so
  *    it counts nothing of the workers itself): jobs from Postgres, queue depths from BullMQ, the
- *    GitHub budget from Redis, the change log's reader lag from Postgres. Every API process reports
+ *    GitHub budget from the queue backend, the change log's reader lag from Postgres. Every API process reports
  *    the same values for these: aggregate them with max(), not sum().
  *
  * A scrape stays cheap on a big deployment: each store is read with at most one or two indexed
@@ -59,12 +58,11 @@ export function trackEventStream(ctx: ApiContext): () => void {
   };
 }
 
-/** What the scrape reads from Redis; without it the queue and GitHub figures are left out. */
-export interface MetricsRedis {
-  /** a fail-fast connection (core/queue.ts producerConnection): a scrape must not wait for a Redis that is gone */
-  redis: Redis;
-  /** AO_QUEUE_PREFIX */
-  prefix: string;
+/** What the scrape reads from the queue backend; without it the queue and GitHub figures are left out. */
+export interface MetricsSources {
+  /** a queue handle on the API's fail-fast connection: a scrape must not wait for a store that is gone */
+  queue(name: string): Queue;
+  budget: GitHubBudget;
 }
 
 interface JobRow {
@@ -198,22 +196,22 @@ export function metricsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
     });
 
     const queues = new Map<string, Queue>();
-    const queueOf = (redis: MetricsRedis, name: string): Queue => {
+    const queueOf = (sources: MetricsSources, name: string): Queue => {
       let queue = queues.get(name);
       if (!queue) {
-        queue = new Queue(name, { connection: redis.redis, prefix: redis.prefix });
+        queue = sources.queue(name);
         queue.on('error', () => {});
         queues.set(name, queue);
       }
       return queue;
     };
-    const budget = ctx.metrics ? createGitHubBudget({ redis: ctx.metrics.redis, prefix: ctx.metrics.prefix }) : null;
+    const budget = ctx.metrics?.budget ?? null;
     app.addHook('onClose', async () => {
       // the connection is the server's: closing a queue on it leaves it open
       await settlesWithin(Promise.all([...queues.values()].map((q) => q.close())), 2000);
     });
 
-    async function collectQueues(redis: MetricsRedis): Promise<QueueFigures[]> {
+    async function collectQueues(sources: MetricsSources): Promise<QueueFigures[]> {
       // a host's queues exist once a worker ran there or a project lives there; the API's own host always
       const hosts = await ctx.db<Array<{ host: string }>>`
         select host from ao.host_workers union select host from ao.projects where host <> ''`;
@@ -222,8 +220,12 @@ export function metricsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       const now = Date.now();
       return Promise.all(
         names.map(async (name) => {
-          const queue = queueOf(redis, name);
-          const [counts, oldest] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.getJobs(['waiting'], 0, 0, true)]);
+          const queue = queueOf(sources, name);
+          const counts = await queue.getJobCounts(...QUEUE_STATES);
+          // the last of the waiting list newest first: BullMQ's Postgres backend reads a one-job
+          // range newest first whatever `asc` says, so only this form means the oldest on both
+          const waiting = counts.waiting ?? 0;
+          const oldest = waiting > 0 ? await queue.getJobs(['waiting'], waiting - 1, waiting - 1, false) : [];
           const added = oldest[0]?.timestamp;
           return { name, counts, oldestWaitingAgeSeconds: added ? Math.max(0, (now - added) / 1000) : 0 };
         }),
@@ -297,10 +299,10 @@ export function metricsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
      * renders a gauge half-reset by another.
      */
     async function collect(): Promise<void> {
-      const redis = ctx.metrics;
+      const sources = ctx.metrics;
       const [jobs, queueFigures, github, lag] = await Promise.all([
         within(collectJobs),
-        redis ? within(() => collectQueues(redis)) : null,
+        sources ? within(() => collectQueues(sources)) : null,
         budget ? within(() => collectGitHub(budget)) : null,
         within(collectCdcLag),
       ]);
@@ -328,7 +330,7 @@ export function metricsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
 
       queueJobs.reset();
       queueOldest.reset();
-      if (redis) sourceUp.set({ source: 'queues' }, queueFigures ? 1 : 0);
+      if (sources) sourceUp.set({ source: 'queues' }, queueFigures ? 1 : 0);
       for (const queue of queueFigures ?? []) {
         for (const state of QUEUE_STATES) queueJobs.set({ queue: queue.name, state }, queue.counts[state] ?? 0);
         queueOldest.set({ queue: queue.name }, queue.oldestWaitingAgeSeconds);

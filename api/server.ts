@@ -1,12 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool } from '../core/db/connect.js';
 import type { Queue } from 'bullmq';
-import { claimQueue, enqueueClaim, enqueueReclaim, producerConnection, reclaimQueue, subscribeJobSignals, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { claimQueue, enqueueClaim, enqueueReclaim, openQueueConnection, reclaimQueue, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { settlesWithin } from '../core/settles-within.js';
 import { HOST_WORK_SIGNAL, hostWorkQueue, type HostWork } from '../core/host-work.js';
 import { buildApi } from './app.js';
 import { hostHasLiveWorker, listHostIds } from '../core/store/host-workers.js';
-import { createGitHubBudget } from '../core/github-budget.js';
 import { HostWorkClient } from './host-work-client.js';
 import { JobWaiter } from './job-waiter.js';
 
@@ -28,21 +27,21 @@ export interface ApiServerOptions {
   logger?: FastifyBaseLogger;
 }
 
-/** How long a request may wait on Redis before the API answers QUEUE_UNAVAILABLE. */
+/** How long a request may wait on the queue backend before the API answers QUEUE_UNAVAILABLE. */
 export const ENQUEUE_TIMEOUT_MS = 3000;
 
 /**
  * BullMQ waits for its connection to come back before adding a job; a request handler must not.
- * Refuse at once when the producer is not connected, and give up after ENQUEUE_TIMEOUT_MS.
+ * Refuse at once when the producer knows its store is unreachable, and give up after ENQUEUE_TIMEOUT_MS.
  */
-async function failFast<T>(producer: { status: string }, work: Promise<T>): Promise<T> {
-  if (producer.status !== 'ready') {
+async function failFast<T>(producer: { available(): boolean; backend: string }, work: Promise<T>): Promise<T> {
+  if (!producer.available()) {
     work.catch(() => {});
-    throw new Error(`Redis connection is ${producer.status}`);
+    throw new Error(`the ${producer.backend} queue backend is not connected`);
   }
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`the ${producer.backend} queue backend did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
   });
   try {
     return await Promise.race([work, timeout]);
@@ -74,10 +73,7 @@ function hostLiveness(db: Pool): (hostId: string) => Promise<boolean> {
  * listener for the workers' job signals.
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const producer = producerConnection(options.queue.redisUrl);
-  producer.on('error', () => {}); // surfaced per request as QUEUE_UNAVAILABLE and by /readyz
-  const listener = workerConnection(options.queue.redisUrl);
-  listener.on('error', () => {});
+  const producer = openQueueConnection(options.queue, 'producer', options.db);
   const queues: Array<Queue<ClaimJobData> | Queue<HostWork>> = [];
   /** one queue per host, made when first needed (all on the producer connection) */
   const perHost = <Q extends Queue<ClaimJobData> | Queue<HostWork>>(make: (hostId: string) => Q): ((hostId: string) => Q) => {
@@ -93,17 +89,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return queue;
     };
   };
-  const queueOf = perHost((hostId) => claimQueue(options.queue, producer, hostId));
-  const hostQueueOf = perHost((hostId) => hostWorkQueue(options.queue, producer, hostId));
+  const queueOf = perHost((hostId) => claimQueue(producer, hostId));
+  const hostQueueOf = perHost((hostId) => hostWorkQueue(producer, hostId));
   await queueOf(options.hostId).waitUntilReady();
-  const reclaims = reclaimQueue(options.queue, producer);
+  const reclaims = reclaimQueue(producer);
   reclaims.on('error', () => {});
   queues.push(reclaims);
   // read-only here: the workers record every GitHub answer in it
-  const budget = createGitHubBudget({ redis: producer, prefix: options.queue.prefix });
+  const budget = producer.githubBudget();
   const hostWork = new HostWorkClient(options.db, hostQueueOf, (work) => failFast(producer, work), options.hostWaitMs);
   const waiter = new JobWaiter(options.db);
-  await subscribeJobSignals(listener, options.queue, (id) =>
+  await producer.subscribeJobSignals((id) =>
     id.startsWith(HOST_WORK_SIGNAL) ? hostWork.wake(id.slice(HOST_WORK_SIGNAL.length)) : waiter.wake(id),
   );
   const app = await buildApi(
@@ -122,13 +118,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       queue: {
         enqueueClaim: (jobId, hostId) => failFast(producer, enqueueClaim(queueOf(hostId), jobId)),
         enqueueReclaim: (jobId) => failFast(producer, enqueueReclaim(reclaims, jobId)),
-        available: () => producer.status === 'ready',
-        ping: async () => {
-          await producer.ping();
-        },
+        backend: producer.backend,
+        available: () => producer.available(),
+        ping: () => producer.ping(),
       },
       waiter,
-      metrics: { redis: producer, prefix: options.queue.prefix },
+      metrics: { queue: (name) => producer.queue(name), budget },
       ...(options.sseSlowClientMs === undefined ? {} : { sseSlowClientMs: options.sseSlowClientMs }),
     },
     options.logger === undefined ? {} : { logger: options.logger },
@@ -138,10 +133,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     url: address,
     async close() {
       await app.close();
-      // BullMQ's close waits for Redis; a shutdown must not hang on a Redis that is gone
+      // BullMQ's close waits for its store; a shutdown must not hang on one that is gone
       await settlesWithin(Promise.all(queues.map((q) => q.close())), 2000);
-      producer.disconnect();
-      listener.disconnect();
+      await settlesWithin(producer.close(), 2000);
     },
   };
 }

@@ -76,7 +76,7 @@ const { values: opts } = parseArgs({
   },
 });
 
-const ALL_PHASES = ['pgbench', 'node', 'claimpr', 'e2e', 'open', 'delayed', 'sweep', 'split', 'accept', 'reclaim'] as const;
+const ALL_PHASES = ['pgbench', 'node', 'claimpr', 'e2e', 'open', 'delayed', 'sweep', 'split', 'pgqueue', 'accept', 'reclaim'] as const;
 type Phase = (typeof ALL_PHASES)[number];
 
 if (opts.help) {
@@ -140,6 +140,8 @@ interface Results {
   delayed: Record<number, Measured<LoopResult>>;
   open: Measured<OpenLoopResult> | null;
   split: Measured<LoopResult> | null;
+  /** end to end with the queues on BullMQ's PostgreSQL backend (zero-dependency mode), by concurrency */
+  pgqueue: Record<number, Measured<LoopResult>>;
   accept: { ao: Measured<HttpResult>; bare: Measured<HttpResult> } | null;
   sweep: Array<{ size: number; sql: LoopResult[]; e2e: LoopResult[] }>;
   hwmMb: Record<string, number | null>;
@@ -180,6 +182,7 @@ const results: Results = {
   delayed: {},
   open: null,
   split: null,
+  pgqueue: {},
   accept: null,
   sweep: [],
   hwmMb: {},
@@ -247,14 +250,17 @@ let services: Services | null = null;
 
 try {
   // --- services, the database, the GitHub stand-in -------------------------------------------------
-  services = await provideServices({ env: process.env, dataDir: join(work, 'services'), database: 'postgres', persistent: false, log: (m) => say(m) });
+  // the figures count Redis commands per claim: the bench's stack runs its queues on Redis
+  services = await provideServices({ env: process.env, dataDir: join(work, 'services'), database: 'postgres', persistent: false, queueBackend: 'redis', log: (m) => say(m) });
   const svc = services;
+  const redisService = services.redis;
+  if (!redisService) throw new Error('the bench needs a Redis (REDIS_URL, the local one, or redis-server on PATH)');
   cleanups.push(() => svc.stop());
   const adminUrl = services.postgres.adminUrl;
   const benchUrl = withDatabase(adminUrl, database);
   await ensureDatabase(adminUrl, database);
   cleanups.push(() => dropDatabase(adminUrl, database));
-  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: 2 });
+  const redis = new Redis(redisService.url, { maxRetriesPerRequest: 2 });
   cleanups.push(async () => {
     let cursor = '0';
     let deleted = 0;
@@ -272,7 +278,7 @@ try {
     ...Array.from({ length: S.workload.freshPool }, (_, k) => FRESH_BASE + k),
     ...S.sweepSizes.map((_, k) => SWEEP_BASE + k),
   ];
-  say(`database ${database} (${services.postgres.origin}), Redis ${services.redis.origin}; migrating, and warming the GitHub stand-in with ${numbers.length} PRs`);
+  say(`database ${database} (${services.postgres.origin}), Redis ${redisService.origin}; migrating, and warming the GitHub stand-in with ${numbers.length} PRs`);
   const [github] = await Promise.all([startGitHubStub({ owner: OWNER, repo: REPO, numbers, shardSize: 64 }), runMigrations(benchUrl)]);
   cleanups.push(() => github.stop());
   results.github.warmed = github.warmed;
@@ -375,7 +381,7 @@ try {
     return {
       ...env,
       DATABASE_URL: benchUrl,
-      REDIS_URL: svc.redis.url,
+      REDIS_URL: redisService.url,
       AO_QUEUE_PREFIX: prefix,
       GITHUB_GRAPHQL_URL: githubUrl,
       GITHUB_TOKEN: github.token,
@@ -402,7 +408,7 @@ try {
     stop(): Promise<void>;
   }
   let stackCount = 0;
-  async function startStack(kind: 'start' | 'split' | 'api', githubUrl = github.url): Promise<Stack> {
+  async function startStack(kind: 'start' | 'split' | 'api', githubUrl = github.url, extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
     const tag = `${++stackCount}`;
     const prefix = `${prefixBase}-${tag}`;
     const procs: Array<[string, AoProcess]> = [];
@@ -413,7 +419,7 @@ try {
       }
     };
     try {
-      const env = aoEnv(prefix, githubUrl);
+      const env = { ...aoEnv(prefix, githubUrl), ...extraEnv };
       if (kind === 'start') procs.push(['ao', await startAo('start', env, work, tag, nodeArgs)]);
       else {
         procs.push(['ao-api', await startAo('api', env, work, tag, nodeArgs)]);
@@ -570,6 +576,21 @@ try {
       () => runE2eClosed(stack.url, e2eWorkload, 32, S.seconds),
       loopLine,
     );
+    await stack.stop();
+  }
+
+  if (S.phases.has('pgqueue')) {
+    // the same stack as E1 with no Redis in the path: BullMQ on Postgres (SPEC §7, zero-dependency mode)
+    const stack = await startStack('start', github.url, { AO_QUEUE_BACKEND: 'postgres' });
+    meter.setProcesses(processesOf(stack.names));
+    for (const c of S.concurrencies) {
+      results.pgqueue[c] = await measure(
+        `queues on Postgres e2e c=${c}`,
+        () => runE2eClosed(stack.url, e2eWorkload, c, S.warmupSeconds),
+        () => runE2eClosed(stack.url, e2eWorkload, c, S.seconds),
+        loopLine,
+      );
+    }
     await stack.stop();
   }
 
@@ -794,6 +815,14 @@ rows.push({
     return Number.isFinite(combinedPeak) ? combinedPeak <= 200 : null;
   })(),
 });
+if (Object.keys(results.pgqueue).length > 0) {
+  const pgRate = (c: number) => med(results.pgqueue[c]?.runs, (r) => r.rate);
+  rows.push({
+    id: 'E7',
+    figure: `end to end with the queues on BullMQ's PostgreSQL backend (no Redis), claims/s (${C}); p99 ms; ratio to E1 (Redis)`,
+    measured: `${perC(pgRate)}; ${cs.map((c) => fmt(lat(results.pgqueue[c])?.p99, 1)).join(' / ')}; ${perC((c) => ratio(pgRate(c), e2eRate(c)), 2)}`,
+  });
+}
 if (results.split) {
   rows.push({ id: 'E5', figure: 'end to end c=32, API and worker as separate processes, claims/s; p50 · p99 ms', measured: `${fmt(median(results.split.runs.map((r) => r.rate)))}; ${fmt(lat(results.split)?.p50, 1)} · ${fmt(lat(results.split)?.p99, 1)}` });
 }

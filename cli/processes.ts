@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
-import { assertSafeBinding } from '../core/config.js';
+import { assertSafeBinding, maskCredentials } from '../core/config.js';
 import { connect, type Pool } from '../core/db/connect.js';
 import { runMigrations } from '../core/db/migrate.js';
 import { redisEvictionWarning } from '../core/redis-policy.js';
@@ -9,7 +9,7 @@ import { settlesWithin } from '../core/settles-within.js';
 import { resolveHostId } from '../core/host-id.js';
 import { createLogger, logFn, type Logger } from '../core/log.js';
 import type { QueueSettings } from '../core/queue.js';
-import { provideServices, type Services } from '../core/services.js';
+import { embeddedPostgresDir, provideServices, type Services } from '../core/services.js';
 import { startClaimWorker, type ClaimWorker } from '../worker/claim-worker.js';
 import { createGitHubClient } from '../worker/github/client.js';
 import { resolveGitHubToken } from '../worker/github/token.js';
@@ -29,7 +29,7 @@ interface Runtime {
 }
 
 async function openRuntime(config: Config, name: string, allowEmbedded: boolean): Promise<Runtime> {
-  const logger = createLogger(config.logLevel, name);
+  const logger = createLogger(config.logLevel, name, config.logFormat);
   const hostId = await resolveHostId({ configured: config.hostId, dataDir: config.dataDir });
   const services = await provideServices({
     env: {
@@ -40,15 +40,25 @@ async function openRuntime(config: Config, name: string, allowEmbedded: boolean)
     },
     dataDir: config.dataDir,
     allowEmbedded,
+    queueBackend: config.queueBackend,
     log: (message) => logger.info(message),
   });
   try {
-    logger.info({ host: hostId, postgres: services.postgres.origin, redis: services.redis.origin }, 'services ready');
-    const eviction = await redisEvictionWarning(services.redis.url);
-    if (eviction) logger.warn(eviction);
+    const { backend, reason } = services.queue;
+    logger.info(
+      { host: hostId, postgres: services.postgres.origin, redis: services.redis?.origin ?? null, queueBackend: backend },
+      `services ready; queues on ${backend === 'redis' ? 'Redis' : 'Postgres'} (${reason})`,
+    );
+    if (services.redis) {
+      const eviction = await redisEvictionWarning(services.redis.url);
+      if (eviction) logger.warn(eviction);
+    }
     await runMigrations(services.postgres.url);
     const db = connect(services.postgres.url, { max: 10, applicationName: `ao-${name}` });
-    return { db, hostId, queue: { redisUrl: services.redis.url, prefix: config.queuePrefix }, services, logger };
+    const queue: QueueSettings = services.redis
+      ? { backend: 'redis', redisUrl: services.redis.url, prefix: config.queuePrefix }
+      : { backend: 'postgres', postgresUrl: services.postgres.url, prefix: config.queuePrefix };
+    return { db, hostId, queue, services, logger };
   } catch (err) {
     await services.stop();
     throw err;
@@ -57,6 +67,8 @@ async function openRuntime(config: Config, name: string, allowEmbedded: boolean)
 
 export interface Running {
   apiUrl: string | null;
+  /** what a person starting ao wants to know, one `[label, value]` per line (cli/serve.ts prints it on a terminal) */
+  summary: Array<[string, string]>;
   /** whether this process runs a claim worker (its stop drains in-flight claims) */
   worker: boolean;
   stop(): Promise<void>;
@@ -119,12 +131,26 @@ async function run(config: Config, name: string, parts: { api: boolean; worker: 
     throw err;
   }
   rt.logger.info({ api: api?.url, worker: Boolean(worker) }, `ao ${name} running`);
-  return { apiUrl: api?.url ?? null, worker: worker !== null, stop };
+  return { apiUrl: api?.url ?? null, summary: summaryOf(config, rt, api, worker !== null), worker: worker !== null, stop };
 }
 
 export const runStart = (config: Config) => run(config, 'start', { api: true, worker: true, embedded: true });
 export const runApi = (config: Config) => run(config, 'api', { api: true, worker: false, embedded: false });
 export const runWorker = (config: Config) => run(config, 'worker', { api: false, worker: true, embedded: false });
+
+function summaryOf(config: Config, rt: Runtime, api: ApiServer | null, worker: boolean): Array<[string, string]> {
+  const { services } = rt;
+  const lines: Array<[string, string]> = [];
+  if (api) lines.push(['API', `${api.url}  (OpenAPI: ${api.url}/docs, queues: ${api.url}/admin/queues)`]);
+  if (worker) lines.push(['worker', `host ${rt.hostId}, ${config.workerConcurrency} claims at once`]);
+  lines.push(['data', config.dataDir]);
+  const cluster = services.postgres.origin === 'embedded' ? `, cluster in ${embeddedPostgresDir(config.dataDir)}` : '';
+  lines.push(['Postgres', `${services.postgres.origin} (${maskCredentials(services.postgres.url)}${cluster})`]);
+  const { backend, reason } = services.queue;
+  lines.push(['queues', backend === 'redis' && services.redis ? `Redis ${services.redis.origin} (${maskCredentials(services.redis.url)})` : `Postgres (${reason})`]);
+  if (worker) lines.push(['GitHub', `${config.githubGraphqlUrl}${config.githubToken ? '' : ' (token from `gh auth token` when first needed)'}`]);
+  return lines;
+}
 
 /** Fails with the reason when the API could not listen on AO_HOST:AO_PORT (0: any port will do). */
 async function assertPortFree(host: string, port: number): Promise<void> {

@@ -27,6 +27,8 @@ export async function serve(run: (config: Config) => Promise<Running>): Promise<
     return process.exit(err instanceof ConfigError ? 2 : 1);
   }
   if (stopSignal() === null) {
+    // on a terminal, where ao runs and on what, above the logs; elsewhere the one line scripts wait for
+    if (process.stderr.isTTY) process.stderr.write(summaryBlock(running.summary));
     process.stderr.write(`ao: ${running.apiUrl ? `API on ${running.apiUrl}` : 'worker running'}; Ctrl-C to stop\n`);
   }
   await stopRequested();
@@ -37,6 +39,11 @@ export async function serve(run: (config: Config) => Promise<Running>): Promise<
     return process.exit(1);
   }
   return process.exit(0);
+}
+
+function summaryBlock(lines: Array<[string, string]>): string {
+  const width = Math.max(...lines.map(([label]) => label.length));
+  return `\n${lines.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n')}\n\n`;
 }
 
 function stoppingLine(signal: NodeJS.Signals, running: Running | null): string {

@@ -16,6 +16,10 @@ import { HOST_ID_PATTERN, HOST_ID_RULE } from './host-id.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const QUEUE_BACKEND_CHOICES = ['auto', 'redis', 'postgres'] as const;
+export type QueueBackendChoice = (typeof QUEUE_BACKEND_CHOICES)[number];
 
 export interface Config {
   /** undefined → the embedded Postgres */
@@ -24,6 +28,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** BullMQ key prefix */
   queuePrefix: string;
+  /** AO_QUEUE_BACKEND: BullMQ on Redis, on its PostgreSQL backend, or `auto` (Redis when one is given, answers or can be started) */
+  queueBackend: QueueBackendChoice;
   /** undefined → `gh auth token` when GitHub is first called */
   githubToken: string | undefined;
   githubGraphqlUrl: string;
@@ -40,6 +46,8 @@ export interface Config {
   /** AO_HOST_ID; undefined → generated once and kept in dataDir (core/host-id.ts) */
   hostId: string | undefined;
   logLevel: LogLevel;
+  /** AO_LOG_FORMAT: `pretty` (one readable line per entry), `json` (pino's lines), `auto`: pretty on a terminal */
+  logFormat: LogFormat;
   workerConcurrency: number;
   /** events, finished jobs and idempotency keys older than this many days are deleted */
   retentionDays: number;
@@ -85,6 +93,7 @@ const VARIABLES = [
   'DATABASE_URL',
   'REDIS_URL',
   'AO_QUEUE_PREFIX',
+  'AO_QUEUE_BACKEND',
   'GITHUB_TOKEN',
   'GITHUB_GRAPHQL_URL',
   'AO_HOST',
@@ -94,6 +103,7 @@ const VARIABLES = [
   'AO_DATA_DIR',
   'AO_HOST_ID',
   'AO_LOG_LEVEL',
+  'AO_LOG_FORMAT',
   'AO_WORKER_CONCURRENCY',
   'AO_RETENTION_DAYS',
   'AO_HOST_WAIT_SECONDS',
@@ -114,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
     queuePrefix: v.AO_QUEUE_PREFIX,
+    queueBackend: v.AO_QUEUE_BACKEND,
     githubToken: v.GITHUB_TOKEN,
     githubGraphqlUrl: v.GITHUB_GRAPHQL_URL,
     host: v.AO_HOST,
@@ -123,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: v.AO_DATA_DIR ?? defaultDataDir(env),
     hostId: v.AO_HOST_ID,
     logLevel: v.AO_LOG_LEVEL,
+    logFormat: v.AO_LOG_FORMAT,
     workerConcurrency: v.AO_WORKER_CONCURRENCY,
     retentionDays: v.AO_RETENTION_DAYS,
     hostWaitSeconds: v.AO_HOST_WAIT_SECONDS,
@@ -197,6 +209,11 @@ function configSchema(home: string) {
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
       .default('ao'),
+    AO_QUEUE_BACKEND: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(QUEUE_BACKEND_CHOICES, `must be one of ${QUEUE_BACKEND_CHOICES.join(', ')}`))
+      .default('auto'),
     GITHUB_TOKEN: z.string().regex(/^\S+$/, 'must not contain whitespace').optional(),
     GITHUB_GRAPHQL_URL: urlWithScheme(['https', 'http'], 'an http(s)').default(DEFAULT_GITHUB_GRAPHQL_URL),
     AO_HOST: z
@@ -225,6 +242,11 @@ function configSchema(home: string) {
       .transform((v) => v.toLowerCase())
       .pipe(z.enum(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`))
       .default('info'),
+    AO_LOG_FORMAT: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(LOG_FORMATS, `must be one of ${LOG_FORMATS.join(', ')}`))
+      .default('auto'),
     AO_WORKER_CONCURRENCY: integerBetween(1, 512).default(16),
     AO_RETENTION_DAYS: integerBetween(1, 3650).default(DEFAULT_RETENTION_DAYS),
     AO_HOST_WAIT_SECONDS: integerBetween(1, 3600).default(30),
@@ -315,7 +337,7 @@ function shownValue(name: Variable, value: string | undefined): string {
  * Masks everything between the scheme and the last `@`, which covers `user:password@` even when the
  * value is not a parseable URL (a typo must not leak the password it was meant to protect).
  */
-function maskCredentials(value: string): string {
+export function maskCredentials(value: string): string {
   const at = value.lastIndexOf('@');
   if (at < 0) return value;
   const scheme = value.indexOf('://');

@@ -1,7 +1,6 @@
-import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { JobsOptions, Queue } from 'bullmq';
 import { z } from 'zod';
-import type { QueueSettings } from './queue.js';
+import type { QueueConnection } from './queue.js';
 
 /**
  * Git work the API needs done on a host's disk (SPEC §2 "Host", issue 13): the API runs no git
@@ -47,8 +46,8 @@ export const HOST_WORK_OPTIONS: JobsOptions = {
   removeOnFail: { age: 3600, count: 1000 },
 };
 
-export function hostWorkQueue(settings: QueueSettings, connection: Redis, hostId: string): Queue<HostWork> {
-  return new Queue<HostWork>(hostWorkQueueName(hostId), { connection, prefix: settings.prefix, defaultJobOptions: HOST_WORK_OPTIONS });
+export function hostWorkQueue(connection: QueueConnection, hostId: string): Queue<HostWork> {
+  return connection.queue<HostWork>(hostWorkQueueName(hostId), HOST_WORK_OPTIONS);
 }
 
 /** Host work answers ride on the job-signal channel (core/queue.ts) under this prefix. */

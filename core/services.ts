@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import postgres from 'postgres';
@@ -35,7 +36,10 @@ export interface ProvidedService {
 export interface Services {
   /** a database ao may own (created when missing) */
   postgres: ProvidedService & { adminUrl: string };
-  redis: ProvidedService;
+  /** null when the queues run on Postgres (zero-dependency mode) */
+  redis: ProvidedService | null;
+  /** where BullMQ runs, and why there (the one line ao prints at start) */
+  queue: { backend: 'redis' | 'postgres'; reason: string };
   stop(): Promise<void>;
 }
 
@@ -54,6 +58,12 @@ export interface ServiceOptions {
    */
   allowEmbedded?: boolean;
   log?: (message: string) => void;
+  /**
+   * AO_QUEUE_BACKEND (default auto): `redis` needs a Redis (REDIS_URL, the local one, or one
+   * started from `redis-server`); `postgres` needs none; `auto` takes Redis when there is one and
+   * otherwise runs the queues on Postgres, so a machine with nothing but Node runs all of ao.
+   */
+  queueBackend?: 'auto' | 'redis' | 'postgres';
 }
 
 export class ServiceError extends Error {
@@ -90,18 +100,22 @@ export async function provideServices(options: ServiceOptions): Promise<Services
         : 'no Postgres: set DATABASE_URL (nothing answers on 127.0.0.1:5432), or use `ao start`, which starts an embedded one',
     );
   }
-  const redis = await externalRedis(env, skipLocal);
-  if (!redis && options.allowEmbedded === false) {
+  const choice = options.queueBackend ?? 'auto';
+  const redis = choice === 'postgres' ? null : await externalRedis(env, skipLocal);
+  if (!redis && choice === 'redis' && options.allowEmbedded === false) {
     throw new ServiceError(
       skipLocal
         ? 'no Redis: AO_SERVICES=embedded, but only `ao start` starts embedded services; set REDIS_URL'
-        : 'no Redis: set REDIS_URL (nothing answers on 127.0.0.1:6379), or use `ao start`, which starts one from `redis-server`',
+        : 'no Redis: set REDIS_URL (nothing answers on 127.0.0.1:6379), use `ao start`, which starts one from `redis-server`, or set AO_QUEUE_BACKEND=postgres',
     );
   }
-  if (external && redis) return { postgres: external, redis, stop: async () => {} };
+  // `redis` asks for one even without redis-server on PATH, so that the keeper says how to get one
+  const embeddedRedis = !redis && options.allowEmbedded !== false && (choice === 'redis' || (choice === 'auto' && onPath('redis-server', env)));
+  const queue = queueChoice(choice, redis, embeddedRedis, skipLocal);
+  if (external && !embeddedRedis) return { postgres: external, redis, queue, stop: async () => {} };
 
   const keeper = await startKeeper(
-    { dataDir: options.dataDir, persistent: options.persistent ?? true, postgres: !external, redis: !redis },
+    { dataDir: options.dataDir, persistent: options.persistent ?? true, postgres: !external, redis: embeddedRedis },
     options.log,
   );
   try {
@@ -112,13 +126,45 @@ export async function provideServices(options: ServiceOptions): Promise<Services
       await ensureDatabase(adminUrl, database);
       pg = { url: withDatabase(adminUrl, database), adminUrl, origin: 'embedded' };
     }
-    const redisUrl = redis ?? (keeper.ready.redis ? { url: keeper.ready.redis.url, origin: 'embedded' as const } : null);
-    if (!redisUrl) throw new ServiceError('the service keeper started no Redis');
-    return { postgres: pg, redis: redisUrl, stop: () => keeper.stop() };
+    let provided = redis;
+    if (embeddedRedis) {
+      if (!keeper.ready.redis) throw new ServiceError('the service keeper started no Redis');
+      provided = { url: keeper.ready.redis.url, origin: 'embedded' };
+    }
+    return { postgres: pg, redis: provided, queue, stop: () => keeper.stop() };
   } catch (err) {
     await keeper.stop();
     throw err;
   }
+}
+
+function queueChoice(
+  choice: 'auto' | 'redis' | 'postgres',
+  redis: ProvidedService | null,
+  embeddedRedis: boolean,
+  skipLocal: boolean,
+): Services['queue'] {
+  if (choice === 'postgres') return { backend: 'postgres', reason: 'AO_QUEUE_BACKEND=postgres' };
+  if (redis) return { backend: 'redis', reason: redis.origin === 'env' ? 'REDIS_URL' : 'a Redis answers on 127.0.0.1:6379' };
+  if (embeddedRedis) return { backend: 'redis', reason: choice === 'redis' ? 'AO_QUEUE_BACKEND=redis' : 'redis-server found on PATH' };
+  return {
+    backend: 'postgres',
+    reason: `no Redis: REDIS_URL is not set, ${skipLocal ? 'AO_SERVICES=embedded' : 'nothing answers on 127.0.0.1:6379'} and no redis-server is on PATH`,
+  };
+}
+
+/** whether `command` is an executable file in one of PATH's directories */
+export function onPath(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  for (const dir of (env.PATH ?? process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,9 +273,10 @@ export async function redisProblem(url: string): Promise<string | null> {
 }
 
 export const NO_REDIS_HELP = [
-  'ao needs Redis and found none: REDIS_URL is not set, nothing answers on 127.0.0.1:6379 (or AO_SERVICES=embedded),',
-  'and there is no `redis-server` on PATH to start one. Either set REDIS_URL=redis://host:6379,',
-  'or install Redis (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`).',
+  'AO_QUEUE_BACKEND=redis, and ao found no Redis: REDIS_URL is not set, nothing answers on 127.0.0.1:6379 (or AO_SERVICES=embedded),',
+  'and there is no `redis-server` on PATH to start one. Set REDIS_URL=redis://host:6379,',
+  'install Redis (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`),',
+  'or let the queues run on Postgres: AO_QUEUE_BACKEND=postgres (or auto, the default).',
 ].join('\n');
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
-import { Worker } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { claimJobOptions, claimQueue, claimQueueName, publishJobSignal, reclaimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { claimJobOptions, claimQueue, claimQueueName, openQueueConnection, reclaimQueue, type ClaimJobData, type QueueSettings } from '../core/queue.js';
 import { createClaimProcessor, SHUTDOWN } from './claim-processor.js';
-import { createGitHubBudget, type GitHubBudget } from '../core/github-budget.js';
+import type { GitHubBudget } from '../core/github-budget.js';
 import type { PrBatchSource, PrSource } from './pr-source.js';
 import { startReclaimWorker } from './reclaim-worker.js';
 import { startHostWorker } from './host-worker.js';
@@ -21,8 +20,8 @@ export interface ClaimWorkerOptions {
   dataDir: string;
   queue: QueueSettings;
   /**
-   * The GitHub adapter, made around the budget this worker shares with every other through Redis
-   * (core/github-budget.ts): `(budget) => createGitHubClient({ …, budget })`.
+   * The GitHub adapter, made around the budget this worker shares with every other through the
+   * queue backend (core/github-budget.ts): `(budget) => createGitHubClient({ …, budget })`.
    */
   github: (budget: GitHubBudget) => PrSource & PrBatchSource;
   /** the share of GitHub's budget batch work never spends (AO_GITHUB_RESERVE, default 0.2) */
@@ -55,14 +54,9 @@ export interface ClaimWorker {
 }
 
 export async function startClaimWorker(options: ClaimWorkerOptions): Promise<ClaimWorker> {
-  const connection = workerConnection(options.queue.redisUrl);
-  const queueConnection = workerConnection(options.queue.redisUrl);
-  const queue = claimQueue(options.queue, queueConnection, options.hostId);
-  const budget = createGitHubBudget({
-    redis: queueConnection,
-    prefix: options.queue.prefix,
-    reservePercent: Math.round((options.githubReserve ?? 0.2) * 100),
-  });
+  const connection = openQueueConnection(options.queue, 'worker', options.db);
+  const queue = claimQueue(connection, options.hostId);
+  const budget = connection.githubBudget({ reservePercent: Math.round((options.githubReserve ?? 0.2) * 100) });
   const github = options.github(budget);
   const locks = new KeyLock();
   const processClaim = createClaimProcessor({
@@ -75,19 +69,17 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     limits: { leaseMs: options.lockDurationMs ?? 30_000, maxLostRuns: options.maxLostRuns ?? 3 },
     log: options.log,
   });
-  const worker = new Worker<ClaimJobData>(
+  const worker = connection.worker<ClaimJobData, unknown>(
     claimQueueName(options.hostId),
     async (job, token, signal) => {
       try {
         return await processClaim(job, token, signal);
       } finally {
         // after the run's last write committed: long polls on any API read the job again
-        publishJobSignal(queueConnection, options.queue, job.id ?? '').catch(() => {});
+        connection.publishJobSignal(job.id ?? '').catch(() => {});
       }
     },
     {
-      connection,
-      prefix: options.queue.prefix,
       concurrency: options.concurrency,
       // a limiter must exist for queue.rateLimit() (GitHub's reset) to pause the workers
       limiter: { max: 100_000, duration: 1000 },
@@ -98,7 +90,7 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     },
   );
   worker.on('error', (err) => options.log('claim worker error', { error: err.message }));
-  const reclaims = reclaimQueue(options.queue, queueConnection);
+  const reclaims = reclaimQueue(connection);
   const sweeper = startSweeper({
     db: options.db,
     hostId: options.hostId,
@@ -119,13 +111,13 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
     db: options.db,
     hostId: options.hostId,
     dataDir: options.dataDir,
-    queue: options.queue,
+    connection,
     locks,
     log: options.log,
   });
   const reclaimWorker = await startReclaimWorker({
     db: options.db,
-    queue: options.queue,
+    connection,
     github,
     batchSize: options.reclaim?.batchSize ?? 20,
     refreshIntervalSeconds: options.reclaim?.refreshIntervalSeconds ?? 300,
@@ -153,8 +145,7 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
         await reclaimWorker.close();
         await queue.close();
         await reclaims.close();
-        connection.disconnect();
-        queueConnection.disconnect();
+        await connection.close();
       }
     },
   };

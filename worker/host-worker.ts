@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Pool } from '../core/db/connect.js';
 import { HOST_WORK_SIGNAL, HostWork, hostWorkQueueName, type HostWorkAnswer } from '../core/host-work.js';
-import { publishJobSignal, workerConnection, type QueueSettings } from '../core/queue.js';
+import type { QueueConnection } from '../core/queue.js';
 import { beatHostWorker, stopHostWorker } from '../core/store/host-workers.js';
 import { every } from './every.js';
 import { asJobError } from './failure.js';
@@ -14,7 +12,8 @@ export interface HostWorkerOptions {
   db: Pool;
   hostId: string;
   dataDir: string;
-  queue: QueueSettings;
+  /** the worker process's queue connection (core/queue.ts) */
+  connection: QueueConnection;
   /** shared with the claim worker of this process, so one session's git work never overlaps */
   locks?: KeyLock;
   /** how often this process says it is alive (default 5 s; a worker is taken for dead after 15 s) */
@@ -31,10 +30,9 @@ export interface HostWorker {
  * host has a live worker. Every worker process runs one, next to its claim worker.
  */
 export async function startHostWorker(options: HostWorkerOptions): Promise<HostWorker> {
-  const connection = workerConnection(options.queue.redisUrl);
-  const signals: Redis = workerConnection(options.queue.redisUrl);
+  const { connection } = options;
   const deps = { db: options.db, hostId: options.hostId, dataDir: options.dataDir, locks: options.locks ?? new KeyLock() };
-  const worker = new Worker<HostWork, HostWorkAnswer>(
+  const worker = connection.worker<HostWork, HostWorkAnswer>(
     hostWorkQueueName(options.hostId),
     async (job) => {
       try {
@@ -44,12 +42,10 @@ export async function startHostWorker(options: HostWorkerOptions): Promise<HostW
         if (error.code === 'INTERNAL_ERROR') options.log('host work failed', { op: job.data.op, error: error.message });
         return { ok: false, error: error.toBody() };
       } finally {
-        publishJobSignal(signals, options.queue, `${HOST_WORK_SIGNAL}${job.id ?? ''}`).catch(() => {});
+        connection.publishJobSignal(`${HOST_WORK_SIGNAL}${job.id ?? ''}`).catch(() => {});
       }
     },
     {
-      connection,
-      prefix: options.queue.prefix,
       concurrency: 8,
       // an operation is delivered once (HOST_WORK_OPTIONS): one whose worker died fails, it is not re-run
       maxStalledCount: 0,
@@ -67,8 +63,6 @@ export async function startHostWorker(options: HostWorkerOptions): Promise<HostW
       await heartbeat.stop();
       await worker.close();
       await stopHostWorker(options.db, me.workerId).catch(() => {});
-      connection.disconnect();
-      signals.disconnect();
     },
   };
 }

@@ -1,13 +1,13 @@
-import { Worker } from 'bullmq';
 import type { Pool } from '../core/db/connect.js';
-import { enqueueReclaim, publishJobSignal, RECLAIM_QUEUE, reclaimQueue, workerConnection, type ClaimJobData, type QueueSettings } from '../core/queue.js';
+import { enqueueReclaim, RECLAIM_QUEUE, reclaimQueue, type ClaimJobData, type QueueConnection } from '../core/queue.js';
 import { createJob, hasUnfinishedRefresh } from '../core/store/jobs.js';
 import type { PrBatchSource } from './pr-source.js';
 import { createReclaimProcessor } from './reclaim-processor.js';
 
 export interface ReclaimWorkerOptions {
   db: Pool;
-  queue: QueueSettings;
+  /** the worker process's queue connection (core/queue.ts) */
+  connection: QueueConnection;
   github: PrBatchSource;
   batchSize: number;
   /** seconds between scheduled refreshes of every open PR a live session owns; 0: none */
@@ -27,9 +27,8 @@ const REFRESH = 'refresh';
  * interval — and none while the previous one is still going.
  */
 export async function startReclaimWorker(options: ReclaimWorkerOptions): Promise<{ close(): Promise<void> }> {
-  const connection = workerConnection(options.queue.redisUrl);
-  const queueConnection = workerConnection(options.queue.redisUrl);
-  const queue = reclaimQueue(options.queue, queueConnection);
+  const { connection } = options;
+  const queue = reclaimQueue(connection);
   const processBatch = createReclaimProcessor({
     db: options.db,
     github: options.github,
@@ -37,19 +36,17 @@ export async function startReclaimWorker(options: ReclaimWorkerOptions): Promise
     limits: { leaseMs: options.lockDurationMs, maxLostRuns: options.maxLostRuns },
     log: options.log,
   });
-  const worker = new Worker<ClaimJobData>(
+  const worker = connection.worker<ClaimJobData, unknown>(
     RECLAIM_QUEUE,
     async (job, token, signal) => {
       if (job.name === REFRESH) return scheduleRefresh(options, queue);
       try {
         return await processBatch(job, token, signal);
       } finally {
-        publishJobSignal(queueConnection, options.queue, job.id ?? '').catch(() => {});
+        connection.publishJobSignal(job.id ?? '').catch(() => {});
       }
     },
     {
-      connection,
-      prefix: options.queue.prefix,
       concurrency: 2,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.stalledIntervalMs,
@@ -69,8 +66,6 @@ export async function startReclaimWorker(options: ReclaimWorkerOptions): Promise
     async close() {
       await worker.close();
       await queue.close();
-      connection.disconnect();
-      queueConnection.disconnect();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { QUEUE_BACKENDS } from '../../core/queue.js';
 import { listHosts } from '../../core/store/host-workers.js';
 import { aoVersion } from '../../core/version.js';
 import type { ApiContext } from '../context.js';
@@ -8,7 +9,7 @@ import { problemResponses } from '../problem.js';
 const Status = z
   .object({
     version: z.string(),
-    queueBackend: z.enum(['redis', 'postgres']),
+    queueBackend: z.enum(QUEUE_BACKENDS),
     postgres: z.object({ ok: z.boolean(), serverVersion: z.string().nullable() }),
     hosts: z.array(z.object({ id: z.string(), workers: z.number().int().describe('live worker processes'), lastSeenAt: z.string() })),
     github: z
@@ -38,7 +39,7 @@ export const statusRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
         listHosts(ctx.db).catch(() => []),
         ctx.githubBudget().catch(() => null),
       ]);
-      return { version: aoVersion(), queueBackend: 'redis' as const, postgres, hosts, github };
+      return { version: aoVersion(), queueBackend: ctx.queue.backend, postgres, hosts, github };
     },
   );
 };

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../../core/domain.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
+import { queueEnv } from '../support/env.js';
 
 /**
  * The CLI as a newcomer meets it (issue 15 §6): the built `ao` binary as a child process, against a
@@ -202,7 +203,7 @@ describe('a busy port', () => {
   it.each([['api'], ['start']])('ao %s names the port and AO_PORT', async (command) => {
     const { server, port } = await listening(createNetServer());
     try {
-      const run = await ao([command], { AO_PORT: String(port), DATABASE_URL: stack.db.url, REDIS_URL: stack.queue.redisUrl, AO_LOG_LEVEL: 'warn' });
+      const run = await ao([command], { AO_PORT: String(port), DATABASE_URL: stack.db.url, ...queueEnv(stack.queue), AO_LOG_LEVEL: 'warn' });
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(`ao: port ${port} is in use on 127.0.0.1 (set AO_PORT to another port, or stop what listens there`);
     } finally {

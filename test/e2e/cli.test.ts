@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job, Session } from '../../core/domain.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
+import { queueEnv, testQueueBackend } from '../support/env.js';
 
 /** The real `ao` binary as a child process against a running API + worker + fake GitHub. */
 
@@ -240,8 +241,7 @@ describe('ao api and ao worker (the compiled processes)', () => {
       PATH: process.env.PATH ?? '',
       HOME: home,
       DATABASE_URL: stack.db.url,
-      REDIS_URL: stack.queue.redisUrl,
-      AO_QUEUE_PREFIX: stack.queue.prefix,
+      ...queueEnv(stack.queue),
       AO_PORT: '0',
       AO_DATA_DIR: join(home, 'data'),
       AO_LOG_LEVEL: 'warn',
@@ -350,7 +350,7 @@ describe('every command speaks JSON', () => {
   it('status says where ao stands (JSON and human); project rm archives, refusing while live sessions exist', async () => {
     const status = await ao(['status', '--json']);
     expect(status.code, status.stdout).toBe(0);
-    expect(json(status)).toMatchObject({ queueBackend: 'redis', postgres: { ok: true }, hosts: expect.arrayContaining([expect.objectContaining({ id: 'test', workers: 1 })]) });
+    expect(json(status)).toMatchObject({ queueBackend: testQueueBackend(), postgres: { ok: true }, hosts: expect.arrayContaining([expect.objectContaining({ id: 'test', workers: 1 })]) });
     // (the stopped `ao worker` of an earlier test is listed too, with no live worker)
     const human = await ao(['status']);
     expect(human.stdout).toContain('host       test: 1 live worker');

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimResult, Job, Session } from '../../core/domain.js';
 import type { FakePullRequest } from '../fake-github/index.js';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { claimQueueName, subscribeJobSignals } from '../../core/queue.js';
+import { claimQueueName, openQueueConnection } from '../../core/queue.js';
 import { TEST_HOST_ID } from '../support/fixtures.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
 
@@ -77,23 +75,22 @@ describe('POST /sessions/{id}/pr/claim', () => {
     const s = await newSession();
     expect(s.host).toBe(TEST_HOST_ID);
     const number = addPr();
-    const listener = new Redis(stack.queue.redisUrl);
+    const listener = openQueueConnection(stack.queue, 'producer', stack.db.sql);
     const signalled: string[] = [];
     try {
-      await subscribeJobSignals(listener, stack.queue, (jobId) => signalled.push(jobId));
+      await listener.subscribeJobSignals((jobId) => signalled.push(jobId));
       const accepted = await claim(s.id, { pr: String(number) });
-      const queue = new Queue(claimQueueName(TEST_HOST_ID), { connection: new Redis(stack.queue.redisUrl), prefix: stack.queue.prefix });
+      const queue = listener.queue(claimQueueName(TEST_HOST_ID));
       try {
         expect(await queue.getJob(accepted.body.jobId)).toBeDefined();
       } finally {
         await queue.close();
-        await queue.disconnect();
       }
       const job = await stack.waitForJob(accepted.body.jobId);
       expect(job.state).toBe('succeeded');
       await expect.poll(() => signalled, { timeout: 5000 }).toContain(accepted.body.jobId);
     } finally {
-      listener.disconnect();
+      await listener.close();
     }
   });
 

@@ -8,6 +8,7 @@ import { freePort } from '../../core/services.js';
 import { spawnWorkerProcess } from '../support/child.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
 import { TEST_HOST_ID } from '../support/fixtures.js';
+import { testQueueBackend, testRedisUrl } from '../support/env.js';
 
 /** Crashes and lost infrastructure: an accepted claim is never lost and never half-written. */
 
@@ -80,12 +81,12 @@ describe('claim resilience', () => {
     }
   });
 
-  it('completes a claim whose queue entry Redis lost after the 202', async () => {
+  it.runIf(testQueueBackend() === 'redis')('completes a claim whose queue entry Redis lost after the 202', async () => {
     const s = await session();
     const pr = addPr();
     const jobId = await accept(s.id, pr);
     // what a Redis restart without persistence does to this installation's queue
-    const redis = new Redis(stack.queue.redisUrl);
+    const redis = new Redis(testRedisUrl());
     const keys = await redis.keys(`${stack.queue.prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
@@ -139,7 +140,7 @@ describe('claim resilience', () => {
     }
   });
 
-  it('answers 503 QUEUE_UNAVAILABLE and accepts nothing while Redis is down', async () => {
+  it.runIf(testQueueBackend() === 'redis')('answers 503 QUEUE_UNAVAILABLE and accepts nothing while Redis is down', async () => {
     const port = await freePort();
     const redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
     const url = `redis://127.0.0.1:${port}`;
@@ -148,7 +149,7 @@ describe('claim resilience', () => {
     probe.disconnect();
     const api = await startApiServer({
       db: stack.db.sql,
-      queue: { redisUrl: url, prefix: stack.queue.prefix },
+      queue: { backend: 'redis', redisUrl: url, prefix: stack.queue.prefix },
       hostId: TEST_HOST_ID,
       apiToken: null,
       host: '127.0.0.1',

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../api/server.js';
-import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } from '../support/env.js';
+import { createTestDatabase, testQueueSettings, type TestDatabase } from '../support/env.js';
 import { TEST_HOST_ID } from '../support/fixtures.js';
 
 /**
@@ -85,7 +85,7 @@ beforeAll(async () => {
   });
   api = await startApiServer({
     db: db.sql,
-    queue: { redisUrl: testRedisUrl(), prefix: testRedisPrefix(), retry: { attempts: 1, delayMs: 50 } },
+    queue: testQueueSettings(db.url, { attempts: 1, delayMs: 50 }),
     hostId: TEST_HOST_ID,
     apiToken: null,
     host: '127.0.0.1',

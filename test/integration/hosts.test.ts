@@ -8,6 +8,7 @@ import type { Job, Session } from '../../core/domain.js';
 import { spawnSupportProcess, spawnWorkerProcess, type TestChild } from '../support/child.js';
 import { TEST_HOST_ID } from '../support/fixtures.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
+import { queueEnv } from '../support/env.js';
 
 /**
  * Two hosts against one Postgres and one Redis (issue 13), each a machine of its own: its own
@@ -44,8 +45,7 @@ beforeAll(async () => {
   expect((await stack.http('POST', '/api/v1/projects', { path: checkouts.a.path, id: 'alpha' })).status).toBe(201);
   const apiB = spawnSupportProcess('api-process.ts', {
     DATABASE_URL: stack.db.url,
-    REDIS_URL: stack.queue.redisUrl,
-    AO_QUEUE_PREFIX: stack.queue.prefix,
+    ...queueEnv(stack.queue),
     AO_HOST_ID: HOST_B,
   });
   try {

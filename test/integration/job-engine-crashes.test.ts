@@ -14,6 +14,7 @@ import { spawnSupportProcess, spawnWorkerProcess } from '../support/child.js';
 import { makeGitGate, type GitGate } from '../support/git-gate.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
 import { TEST_HOST_ID } from '../support/fixtures.js';
+import { testQueueBackend, queueEnv } from '../support/env.js';
 
 /**
  * The job state machine under real crashes: for each state a job can be in, the process that
@@ -212,14 +213,14 @@ describe('a job in each state survives the death of its owner', () => {
 });
 
 describe('202 means durable', () => {
-  it('answers 202 for a claim whose hand-off to Redis times out, never deletes it, and the job runs (defect 3)', async () => {
+  it.runIf(testQueueBackend() === 'redis')('answers 202 for a claim whose hand-off to Redis times out, never deletes it, and the job runs (defect 3)', async () => {
     const port = await freePort();
     const redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
     const url = `redis://127.0.0.1:${port}`;
     const admin = new Redis(url, { retryStrategy: (n) => (n > 50 ? null : 50) });
     admin.on('error', () => {});
     await admin.ping();
-    const queue = { redisUrl: url, prefix: stack.queue.prefix };
+    const queue = { backend: 'redis' as const, redisUrl: url, prefix: stack.queue.prefix };
     const api = await startApiServer({ db: stack.db.sql, queue, hostId: TEST_HOST_ID, apiToken: null, host: '127.0.0.1', port: 0 });
     try {
       const s = await session();
@@ -286,8 +287,7 @@ describe('no orphan from a session creation that dies half-way', () => {
   it('a worker SIGKILLed after `git worktree add` and before the session is activated: the API answers HOST_UNAVAILABLE, and the janitor removes the session whole (defect 7)', async () => {
     const api = spawnSupportProcess('api-process.ts', {
       DATABASE_URL: stack.db.url,
-      REDIS_URL: stack.queue.redisUrl,
-      AO_QUEUE_PREFIX: stack.queue.prefix,
+      ...queueEnv(stack.queue),
       AO_HOST_ID: TEST_HOST_ID,
       LEASE_SECONDS: '1',
       HOST_WAIT_MS: '1500',

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Project, Session } from '../../core/domain.js';
 import { TEST_HOST_ID } from '../support/fixtures.js';
 import { makeCheckout, startStack, type Stack } from '../support/stack.js';
+import { testQueueBackend } from '../support/env.js';
 
 /** GET /api/v1/status and DELETE /api/v1/projects/{id} (SPEC §9). */
 
@@ -31,7 +32,7 @@ describe('GET /api/v1/status', () => {
     const before = await stack.http<Status>('GET', '/api/v1/status');
     expect(before).toMatchObject({
       status: 200,
-      body: { version: '0.1.0', queueBackend: 'redis', postgres: { ok: true }, github: null },
+      body: { version: '0.1.0', queueBackend: testQueueBackend(), postgres: { ok: true }, github: null },
     });
     expect(before.body.postgres.serverVersion).toMatch(/^\d+/);
     expect(before.body.hosts).toEqual([{ id: TEST_HOST_ID, workers: 1, lastSeenAt: expect.any(String) }]);

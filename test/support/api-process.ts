@@ -5,12 +5,13 @@
 import { startApiServer } from '../../api/server.js';
 import { connect } from '../../core/db/connect.js';
 import { requiredEnv } from './child.js';
+import { queueSettingsFromEnv } from './env.js';
 
 
 const db = connect(requiredEnv('DATABASE_URL'), { max: 4, applicationName: 'ao-test-api' });
 const api = await startApiServer({
   db,
-  queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX') },
+  queue: queueSettingsFromEnv(),
   hostId: requiredEnv('AO_HOST_ID'),
   apiToken: null,
   host: '127.0.0.1',

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { TEST_HOST_ID } from './fixtures.js';
+import { queueEnv } from './env.js';
 import type { Stack } from './stack.js';
 
 export interface TestChild {
@@ -42,8 +43,7 @@ export function spawnSupportProcess(name: string, env: NodeJS.ProcessEnv): TestC
 export function spawnWorkerProcess(stack: Stack, env: NodeJS.ProcessEnv = {}): TestChild {
   return spawnSupportProcess('worker-process.ts', {
     DATABASE_URL: stack.db.url,
-    REDIS_URL: stack.queue.redisUrl,
-    AO_QUEUE_PREFIX: stack.queue.prefix,
+    ...queueEnv(stack.queue),
     GITHUB_GRAPHQL_URL: stack.github.url,
     GITHUB_TOKEN: stack.github.token,
     AO_HOST_ID: TEST_HOST_ID,

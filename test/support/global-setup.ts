@@ -28,24 +28,34 @@ export default async function setup(project: TestProject): Promise<() => Promise
         select datname from pg_database where datname like ${`ao_test_${runId}_%`}`;
       await sql.end();
       for (const { datname } of dbs) await dropDatabase(adminUrl, datname);
-      await deleteRedisKeys(services.redis.url, `ao-test-${runId}-*`);
+      if (services.redis) await deleteRedisKeys(services.redis.url, `ao-test-${runId}-*`);
     }
     await services?.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    services = await provideServices({ dataDir, persistent: false, database: 'postgres' });
+    const queueBackend = testQueueBackendChoice();
+    services = await provideServices({ dataDir, persistent: false, database: 'postgres', queueBackend });
     const adminUrl = services.postgres.adminUrl;
     const template = `ao_test_${runId}_template`;
     await ensureDatabase(adminUrl, template);
     await runMigrations(withDatabase(adminUrl, template));
-    project.provide('aoTest', { runId, adminUrl, template, redisUrl: services.redis.url });
+    const backend = services.queue.backend;
+    console.error(`ao tests: queues on ${backend === 'redis' ? 'Redis' : 'Postgres'} (${services.queue.reason})`);
+    project.provide('aoTest', { runId, adminUrl, template, redisUrl: services.redis?.url ?? null, queueBackend: backend });
     return () => teardown(adminUrl);
   } catch (err) {
     // a setup that fails half-way leaves nothing behind either
     await teardown(services?.postgres.adminUrl ?? null).catch(() => {});
     throw err;
   }
+}
+
+/** AO_TEST_QUEUE_BACKEND picks the suite's queue backend (CI runs both); else AO_QUEUE_BACKEND; else auto */
+function testQueueBackendChoice(): 'auto' | 'redis' | 'postgres' {
+  const value = process.env.AO_TEST_QUEUE_BACKEND ?? process.env.AO_QUEUE_BACKEND ?? 'auto';
+  if (value === 'auto' || value === 'redis' || value === 'postgres') return value;
+  throw new Error(`AO_TEST_QUEUE_BACKEND must be auto, redis or postgres (got ${JSON.stringify(value)})`);
 }
 
 async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
@@ -64,6 +74,6 @@ async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    aoTest: { runId: string; adminUrl: string; template: string; redisUrl: string };
+    aoTest: { runId: string; adminUrl: string; template: string; redisUrl: string | null; queueBackend: 'redis' | 'postgres' };
   }
 }

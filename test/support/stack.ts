@@ -5,12 +5,12 @@ import { dirname, join } from 'node:path';
 import { startApiServer, type ApiServer } from '../../api/server.js';
 import type { Job } from '../../core/domain.js';
 import { TERMINAL_JOB_STATES } from '../../core/domain.js';
-import type { QueueSettings } from '../../core/queue.js';
+import { openQueueConnection, type QueueSettings } from '../../core/queue.js';
 import { startClaimWorker, type ClaimWorker } from '../../worker/claim-worker.js';
 import { createGitHubClient } from '../../worker/github/client.js';
 import { startHostWorker, type HostWorker } from '../../worker/host-worker.js';
 import { startFakeGitHub, type FakeGitHub } from '../fake-github/index.js';
-import { createTestDatabase, testRedisPrefix, testRedisUrl, type TestDatabase } from './env.js';
+import { createTestDatabase, testQueueSettings, type TestDatabase } from './env.js';
 import { TEST_HOST_ID } from './fixtures.js';
 import { servePullRefs } from './pull-refs-origin.js';
 
@@ -66,11 +66,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = await createTestDatabase();
   const github = await startFakeGitHub();
   const dataDir = await mkdtemp(join(tmpdir(), 'ao-stack-'));
-  const queue: QueueSettings = {
-    redisUrl: testRedisUrl(),
-    prefix: testRedisPrefix(),
-    retry: options.retry ?? { attempts: 4, delayMs: 50 },
-  };
+  const queue: QueueSettings = testQueueSettings(db.url, options.retry ?? { attempts: 4, delayMs: 50 });
   const api: ApiServer = await startApiServer({
     db: db.sql,
     queue,
@@ -128,7 +124,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       worker = null;
     },
     async startHostWorker() {
-      hostWorker ??= await startHostWorker({ db: db.sql, hostId: TEST_HOST_ID, dataDir, queue, log });
+      if (hostWorker) return;
+      const connection = openQueueConnection(queue, 'worker', db.sql);
+      const started = await startHostWorker({ db: db.sql, hostId: TEST_HOST_ID, dataDir, connection, log });
+      hostWorker = {
+        async close() {
+          await started.close();
+          await connection.close();
+        },
+      };
     },
     async stopHostWorker() {
       await hostWorker?.close();

@@ -6,6 +6,7 @@
 import './skew-clock.js';
 import { connect } from '../../core/db/connect.js';
 import { requiredEnv } from './child.js';
+import { queueSettingsFromEnv } from './env.js';
 import { startClaimWorker } from '../../worker/claim-worker.js';
 import { createGitHubClient } from '../../worker/github/client.js';
 
@@ -15,7 +16,7 @@ const worker = await startClaimWorker({
   db,
   hostId: requiredEnv('AO_HOST_ID'),
   dataDir: requiredEnv('AO_DATA_DIR'),
-  queue: { redisUrl: requiredEnv('REDIS_URL'), prefix: requiredEnv('AO_QUEUE_PREFIX'), retry: { attempts: 4, delayMs: 50 } },
+  queue: queueSettingsFromEnv({ attempts: 4, delayMs: 50 }),
   github: (budget) => createGitHubClient({ url: requiredEnv('GITHUB_GRAPHQL_URL'), token: requiredEnv('GITHUB_TOKEN'), budget }),
   concurrency: 4,
   reclaim: { refreshIntervalSeconds: Number(process.env.REFRESH_SECONDS ?? 0) },
