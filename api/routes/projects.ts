@@ -58,6 +58,12 @@ export const projectRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
           defaultBranch,
         });
       }
+      // no file system has such a path, and no queue store takes a NUL in a job's data (jsonb refuses it)
+      if ([...request.body.path].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+        throw new AoError('PROJECT_PATH_INVALID', `${JSON.stringify(request.body.path)} contains control characters: give the checkout's absolute path`, {
+          path: request.body.path,
+        });
+      }
       // the checkout is on this API's host: that host's worker looks at it (the API runs no git)
       const checkout = CheckoutFacts.parse(await ctx.hostWork.run(ctx.hostId, { op: 'inspect-checkout', path: request.body.path }));
       const project = await insertProject(ctx.db, {
