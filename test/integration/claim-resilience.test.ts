@@ -81,6 +81,32 @@ describe('claim resilience', () => {
     }
   });
 
+  it.runIf(testQueueBackend() === 'postgres')(
+    "completes claims after Postgres dropped every connection of the queue backend (BullMQ's LISTEN included) and of the job signals",
+    async () => {
+      await stack.startWorker();
+      try {
+        const first = await session();
+        const firstPr = addPr();
+        expect((await stack.waitForJob(await accept(first.id, firstPr))).state).toBe('succeeded');
+        // what a Postgres failover or a proxy's idle cut does: every connection but this test's own
+        // admin one ends, BullMQ's blocked LISTEN connections and postgres.js's listener among them
+        const dropped = await stack.db.sql<Array<{ pid: number }>>`
+          select pg_terminate_backend(pid) as pid from pg_stat_activity
+          where datname = current_database() and pid <> pg_backend_pid()
+            and (application_name like 'ao-bullmq-%' or query ilike 'listen %')`;
+        expect(dropped.length).toBeGreaterThan(0);
+        const s = await session();
+        const pr = addPr();
+        const job = await stack.waitForJob(await accept(s.id, pr), 30_000);
+        expect(job.state).toBe('succeeded');
+        await prIsWhole(pr, s.id);
+      } finally {
+        await stack.stopWorker();
+      }
+    },
+  );
+
   it.runIf(testQueueBackend() === 'redis')('completes a claim whose queue entry Redis lost after the 202', async () => {
     const s = await session();
     const pr = addPr();
