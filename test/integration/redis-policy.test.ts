@@ -3,9 +3,14 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisEvictionWarning } from '../../core/redis-policy.js';
+import { onPath } from '../../core/services.js';
 
-/** A redis-server of the test's own, so changing its eviction policy touches no other test. */
-let server: ChildProcess;
+/**
+ * A redis-server of the test's own, so changing its eviction policy touches no other test. On a
+ * machine without one (zero-dependency mode) there is no Redis whose policy could matter.
+ */
+const hasRedisServer = onPath('redis-server');
+let server: ChildProcess | undefined;
 let url: string;
 
 async function freePort(): Promise<number> {
@@ -18,6 +23,7 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
+  if (!hasRedisServer) return;
   const port = await freePort();
   server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   url = `redis://127.0.0.1:${port}`;
@@ -28,10 +34,10 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  server.kill('SIGKILL');
+  server?.kill('SIGKILL');
 });
 
-describe('the Redis eviction policy check at start', () => {
+describe.runIf(hasRedisServer)('the Redis eviction policy check at start', () => {
   it('says nothing for noeviction, and warns, naming the policy and the fix, for one that may evict BullMQ keys', async () => {
     const admin = new Redis(url);
     try {
