@@ -15,7 +15,7 @@ import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { connect } from '../core/db/connect.js';
 import { runMigrations } from '../core/db/migrate.js';
-import { dropDatabase, ensureDatabase, provideServices, withDatabase, type Services } from '../core/services.js';
+import { dropDatabase, ensureDatabase, provideServices, withDatabase } from '../core/services.js';
 import { ROOT, startAo, startBareRoute, startGitHubStub, type AoProcess } from './lib/children.js';
 import {
   ANCHOR_FRESH_BASE,
@@ -246,12 +246,10 @@ const cpuModel = /^model name\s*:\s*(.+)$/m.exec(existsSync('/proc/cpuinfo') ? r
 
 say(`ao bench ${quick ? '(quick) ' : ''}at ${commit}${dirty ? ' (work tree modified)' : ''}: ${availableParallelism()} CPUs (${cpuModel}), run ${runId}`);
 
-let services: Services | null = null;
-
 try {
   // --- services, the database, the GitHub stand-in -------------------------------------------------
   // the figures count Redis commands per claim: the bench's stack runs its queues on Redis
-  services = await provideServices({ env: process.env, dataDir: join(work, 'services'), database: 'postgres', persistent: false, queueBackend: 'redis', log: (m) => say(m) });
+  const services = await provideServices({ env: process.env, dataDir: join(work, 'services'), database: 'postgres', persistent: false, queueBackend: 'redis', log: (m) => say(m) });
   const svc = services;
   const redisService = services.redis;
   if (!redisService) throw new Error('the bench needs a Redis (REDIS_URL, the local one, or redis-server on PATH)');

@@ -43,7 +43,7 @@ export class ApiClient {
       throw new ApiError('API_UNREACHABLE', `cannot reach the ao API at ${this.baseUrl} (${why}); start it with \`npm start\` or set AO_API_URL`, null);
     }
     const text = await res.text();
-    let parsed: unknown = null;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {

@@ -114,7 +114,7 @@ export async function startAo(mode: AoMode, env: NodeJS.ProcessEnv, logDir: stri
   child.once('exit', (code) => (exitCode = code));
   const deadline = Date.now() + 90_000;
   const ready = mode === 'worker' ? /ao: worker running/ : /ao: API on (http:\/\/\S+);/;
-  let url: string | null = null;
+  let url: string | null;
   for (;;) {
     if (exitCode !== null) throw new Error(`ao ${mode} exited (${exitCode}) during startup; see ${logPath}`);
     if (Date.now() > deadline) {
