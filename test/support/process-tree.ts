@@ -53,7 +53,11 @@ export class ProcessTree {
       for (const child of children.get(stack.pop() as number) ?? []) {
         if (child.state === 'Z') continue;
         found.push(child);
-        this.seen.set(child.pid, child);
+        // an exiting process reads an empty cmdline (its memory is gone before it is a zombie): keep
+        // what an earlier sample of the same process read
+        const known = this.seen.get(child.pid);
+        const keep = child.cmdline === '' && known?.start === child.start;
+        this.seen.set(child.pid, keep ? { ...child, cmdline: known.cmdline } : child);
         stack.push(child.pid);
       }
     }
