@@ -105,7 +105,7 @@ export async function provideServices(options: ServiceOptions): Promise<Services
   if (!redis && choice === 'redis' && options.allowEmbedded === false) {
     throw new ServiceError(
       skipLocal
-        ? 'no Redis: AO_SERVICES=embedded, but only `ao start` starts embedded services; set REDIS_URL'
+        ? 'no Redis: AO_SERVICES=embedded, but only `ao start` starts embedded services; set REDIS_URL, or AO_QUEUE_BACKEND=postgres'
         : 'no Redis: set REDIS_URL (nothing answers on 127.0.0.1:6379), use `ao start`, which starts one from `redis-server`, or set AO_QUEUE_BACKEND=postgres',
     );
   }
