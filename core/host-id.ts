@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -22,21 +22,27 @@ export async function resolveHostId(options: { configured: string | undefined; d
   if (kept) return kept;
   await mkdir(options.dataDir, { recursive: true });
   const fresh = `host-${randomBytes(6).toString('hex')}`;
+  // Written whole under a name of its own, then linked into place: link is atomic and fails when
+  // the name exists, so of processes starting at once on one data dir one id wins for all, and no
+  // process ever reads the file half-written (an exclusive create would show it empty for a moment).
+  const draft = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
-    // exclusive create: of two processes starting at once on one data dir, one id wins for both
-    const handle = await open(file, 'wx', 0o644);
+    const handle = await open(draft, 'wx', 0o644);
     try {
       await handle.writeFile(`${fresh}\n`);
       await handle.sync();
     } finally {
       await handle.close();
     }
+    await link(draft, file);
     return fresh;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const winner = await readHostIdFile(file);
     if (winner) return winner;
     throw new Error(`${file} exists but does not hold a host id (${HOST_ID_RULE}); fix or delete it`, { cause: err });
+  } finally {
+    await unlink(draft).catch(() => {});
   }
 }
 
