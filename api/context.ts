@@ -1,7 +1,7 @@
 import type { Pool } from '../core/db/connect.js';
 import type { Queue } from 'bullmq';
 import type { HostWork } from '../core/host-work.js';
-import type { QueueBackendName } from '../core/queue.js';
+import type { QueueBackendName } from '../core/config.js';
 import type { JobWaiter } from './job-waiter.js';
 import type { MetricsSources } from './metrics.js';
 

@@ -18,7 +18,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
-export const QUEUE_BACKEND_CHOICES = ['auto', 'redis', 'postgres'] as const;
+/** where BullMQ runs (SPEC §7): Redis, or its PostgreSQL backend in ao's database */
+export const QUEUE_BACKENDS = ['redis', 'postgres'] as const;
+export type QueueBackendName = (typeof QUEUE_BACKENDS)[number];
+/** AO_QUEUE_BACKEND: one of them, or `auto` (core/services.ts decides) */
+export const QUEUE_BACKEND_CHOICES = ['auto', ...QUEUE_BACKENDS] as const;
 export type QueueBackendChoice = (typeof QUEUE_BACKEND_CHOICES)[number];
 
 export interface Config {

@@ -12,6 +12,7 @@ import {
 } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
+import type { QueueBackendName } from './config.js';
 import type { Pool } from './db/connect.js';
 import { createGitHubBudget, type GitHubBudget } from './github-budget.js';
 import { createPostgresGitHubBudget } from './github-budget-postgres.js';
@@ -23,9 +24,6 @@ import { createPostgresGitHubBudget } from './github-budget-postgres.js';
  * beside its queues there — the job signals that wake long polls, and the shared GitHub budget.
  * Postgres holds the job record; BullMQ carries only `{jobId}` — never a token, never the request.
  */
-
-export const QUEUE_BACKENDS = ['redis', 'postgres'] as const;
-export type QueueBackendName = (typeof QUEUE_BACKENDS)[number];
 
 interface CommonQueueSettings {
   /** BullMQ key prefix on Redis; on Postgres it names BullMQ's schema (AO_QUEUE_PREFIX) */
@@ -151,7 +149,7 @@ const commonOptions: RedisOptions = {
   retryStrategy: (times) => Math.min(200 * times, 2000),
 };
 
-export function jobSignalChannel(settings: Pick<QueueSettings, 'prefix'>): string {
+function jobSignalChannel(settings: Pick<QueueSettings, 'prefix'>): string {
   return `${settings.prefix}:job-ran`;
 }
 
@@ -206,13 +204,13 @@ function redisQueueConnection(settings: QueueSettings & { backend: 'redis' }, ro
  * BullMQ's tables live in a schema of their own per AO_QUEUE_PREFIX (what the prefix is to Redis
  * keys), `bullmq_<prefix>`, kept within Postgres's 63-byte identifiers.
  */
-export function bullmqSchema(prefix: string): string {
+function bullmqSchema(prefix: string): string {
   const name = `bullmq_${prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
   return name.length <= 63 ? name : `${name.slice(0, 46)}_${hash(prefix).slice(0, 16)}`;
 }
 
 /** NOTIFY channels are identifiers too (≤ 63 bytes): the prefix is hashed in. */
-export function postgresSignalChannel(prefix: string): string {
+function postgresSignalChannel(prefix: string): string {
   return `ao_job_ran_${hash(prefix).slice(0, 16)}`;
 }
 

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
+import type { QueueBackendChoice, QueueBackendName } from './config.js';
 import { settlesWithin } from './settles-within.js';
 
 /**
@@ -39,7 +40,7 @@ export interface Services {
   /** null when the queues run on Postgres (zero-dependency mode) */
   redis: ProvidedService | null;
   /** where BullMQ runs, and why there (the one line ao prints at start) */
-  queue: { backend: 'redis' | 'postgres'; reason: string };
+  queue: { backend: QueueBackendName; reason: string };
   stop(): Promise<void>;
 }
 
@@ -63,7 +64,7 @@ export interface ServiceOptions {
    * started from `redis-server`); `postgres` needs none; `auto` takes Redis when there is one and
    * otherwise runs the queues on Postgres, so a machine with nothing but Node runs all of ao.
    */
-  queueBackend?: 'auto' | 'redis' | 'postgres';
+  queueBackend?: QueueBackendChoice;
 }
 
 export class ServiceError extends Error {
@@ -139,7 +140,7 @@ export async function provideServices(options: ServiceOptions): Promise<Services
 }
 
 function queueChoice(
-  choice: 'auto' | 'redis' | 'postgres',
+  choice: QueueBackendChoice,
   redis: ProvidedService | null,
   embeddedRedis: boolean,
   skipLocal: boolean,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { QUEUE_BACKENDS } from '../../core/queue.js';
+import { QUEUE_BACKENDS } from '../../core/config.js';
 import { listHosts } from '../../core/store/host-workers.js';
 import { aoVersion } from '../../core/version.js';
 import type { ApiContext } from '../context.js';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { connect, type Pool } from '../../core/db/connect.js';
-import type { QueueBackendName, QueueSettings } from '../../core/queue.js';
+import type { QueueBackendName } from '../../core/config.js';
+import type { QueueSettings } from '../../core/queue.js';
 import { ensureDatabase, withDatabase } from '../../core/services.js';
 
 /** A database cloned from the migrated template, for one test file (or one test). */

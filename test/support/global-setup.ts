@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
+import { QUEUE_BACKEND_CHOICES, type QueueBackendChoice, type QueueBackendName } from '../../core/config.js';
 import { runMigrations } from '../../core/db/migrate.js';
 import { dropDatabase, ensureDatabase, provideServices, withDatabase, type Services } from '../../core/services.js';
 
@@ -52,9 +53,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
 }
 
 /** AO_TEST_QUEUE_BACKEND picks the suite's queue backend (CI runs both); else AO_QUEUE_BACKEND; else auto */
-function testQueueBackendChoice(): 'auto' | 'redis' | 'postgres' {
+function testQueueBackendChoice(): QueueBackendChoice {
   const value = process.env.AO_TEST_QUEUE_BACKEND ?? process.env.AO_QUEUE_BACKEND ?? 'auto';
-  if (value === 'auto' || value === 'redis' || value === 'postgres') return value;
+  const choice = QUEUE_BACKEND_CHOICES.find((c) => c === value);
+  if (choice) return choice;
   throw new Error(`AO_TEST_QUEUE_BACKEND must be auto, redis or postgres (got ${JSON.stringify(value)})`);
 }
 
@@ -74,6 +76,6 @@ async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    aoTest: { runId: string; adminUrl: string; template: string; redisUrl: string | null; queueBackend: 'redis' | 'postgres' };
+    aoTest: { runId: string; adminUrl: string; template: string; redisUrl: string | null; queueBackend: QueueBackendName };
   }
 }
