@@ -4,9 +4,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import { JobKind, JobState, TERMINAL_JOB_STATES } from '../core/domain.js';
-import { hostWorkQueueName } from '../core/host-work.js';
-import { claimQueueName, RECLAIM_QUEUE } from '../core/queue.js';
-import { settlesWithin } from '../core/settles-within.js';
 import type { GitHubBudget } from '../core/github-budget.js';
 import type { ApiContext } from './context.js';
 import { problemResponses } from './problem.js';
@@ -60,8 +57,11 @@ export function trackEventStream(ctx: ApiContext): () => void {
 
 /** What the scrape reads from the queue backend; without it the queue and GitHub figures are left out. */
 export interface MetricsSources {
-  /** a queue handle on the API's fail-fast connection: a scrape must not wait for a store that is gone */
-  queue(name: string): Queue;
+  /**
+   * every queue of the deployment, the API's own handles on its fail-fast connection (the ones the
+   * dashboard shows): a scrape must not wait for a store that is gone, nor open connections of its own
+   */
+  queues(): Promise<Array<Queue<unknown>>>;
   budget: GitHubBudget;
 }
 
@@ -195,32 +195,13 @@ export function metricsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       registers,
     });
 
-    const queues = new Map<string, Queue>();
-    const queueOf = (sources: MetricsSources, name: string): Queue => {
-      let queue = queues.get(name);
-      if (!queue) {
-        queue = sources.queue(name);
-        queue.on('error', () => {});
-        queues.set(name, queue);
-      }
-      return queue;
-    };
     const budget = ctx.metrics?.budget ?? null;
-    app.addHook('onClose', async () => {
-      // the connection is the server's: closing a queue on it leaves it open
-      await settlesWithin(Promise.all([...queues.values()].map((q) => q.close())), 2000);
-    });
 
     async function collectQueues(sources: MetricsSources): Promise<QueueFigures[]> {
-      // a host's queues exist once a worker ran there or a project lives there; the API's own host always
-      const hosts = await ctx.db<Array<{ host: string }>>`
-        select host from ao.host_workers union select host from ao.projects where host <> ''`;
-      const names = [RECLAIM_QUEUE];
-      for (const host of new Set([ctx.hostId, ...hosts.map((h) => h.host)])) names.push(claimQueueName(host), hostWorkQueueName(host));
       const now = Date.now();
       return Promise.all(
-        names.map(async (name) => {
-          const queue = queueOf(sources, name);
+        (await sources.queues()).map(async (queue) => {
+          const { name } = queue;
           const counts = await queue.getJobCounts(...QUEUE_STATES);
           // the last of the waiting list newest first: BullMQ's Postgres backend reads a one-job
           // range newest first whatever `asc` says, so only this form means the oldest on both

@@ -97,6 +97,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   queues.push(reclaims);
   // read-only here: the workers record every GitHub answer in it
   const budget = producer.githubBudget();
+  /** every queue of the deployment as it stands: the re-claim queue and each known host's two (hosts come and go) */
+  const allQueues = async (): Promise<Array<Queue<unknown>>> => {
+    const hosts = new Set([options.hostId, ...(await listHostIds(options.db).catch(() => []))]);
+    return [reclaims, ...[...hosts].sort().flatMap((host) => [queueOf(host), hostQueueOf(host)])] as Array<Queue<unknown>>;
+  };
   const hostWork = new HostWorkClient(options.db, hostQueueOf, (work) => failFast(producer, work), options.hostWaitMs);
   const waiter = new JobWaiter(options.db);
   await producer.subscribeJobSignals((id) =>
@@ -109,10 +114,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       hostWork,
       hostAlive: hostLiveness(options.db),
       githubBudget: () => budget.read(),
-      queues: async () => {
-        const hosts = new Set([options.hostId, ...(await listHostIds(options.db).catch(() => []))]);
-        return [reclaims, ...[...hosts].sort().flatMap((host) => [queueOf(host), hostQueueOf(host)])] as Array<Queue<unknown>>;
-      },
+      queues: allQueues,
       provisionalLeaseSeconds: options.provisionalLeaseSeconds ?? 600,
       apiToken: options.apiToken,
       queue: {
@@ -123,7 +125,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         ping: () => producer.ping(),
       },
       waiter,
-      metrics: { queue: (name) => producer.queue(name), budget },
+      metrics: { queues: allQueues, budget },
       ...(options.sseSlowClientMs === undefined ? {} : { sseSlowClientMs: options.sseSlowClientMs }),
     },
     options.logger === undefined ? {} : { logger: options.logger },
