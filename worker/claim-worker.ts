@@ -118,6 +118,7 @@ export async function startClaimWorker(options: ClaimWorkerOptions): Promise<Cla
   const reclaimWorker = await startReclaimWorker({
     db: options.db,
     connection,
+    queue: reclaims,
     github,
     batchSize: options.reclaim?.batchSize ?? 20,
     refreshIntervalSeconds: options.reclaim?.refreshIntervalSeconds ?? 300,

@@ -1,5 +1,6 @@
 import type { Pool } from '../core/db/connect.js';
-import { enqueueReclaim, RECLAIM_QUEUE, reclaimQueue, type ClaimJobData, type QueueConnection } from '../core/queue.js';
+import type { Queue } from 'bullmq';
+import { enqueueReclaim, RECLAIM_QUEUE, type ClaimJobData, type QueueConnection } from '../core/queue.js';
 import { createJob, hasUnfinishedRefresh } from '../core/store/jobs.js';
 import type { PrBatchSource } from './pr-source.js';
 import { createReclaimProcessor } from './reclaim-processor.js';
@@ -8,6 +9,8 @@ export interface ReclaimWorkerOptions {
   db: Pool;
   /** the worker process's queue connection (core/queue.ts) */
   connection: QueueConnection;
+  /** the re-claim queue's handle, owned by the caller (the sweeper uses it too) */
+  queue: Queue<ClaimJobData>;
   github: PrBatchSource;
   batchSize: number;
   /** seconds between scheduled refreshes of every open PR a live session owns; 0: none */
@@ -27,8 +30,7 @@ const REFRESH = 'refresh';
  * interval — and none while the previous one is still going.
  */
 export async function startReclaimWorker(options: ReclaimWorkerOptions): Promise<{ close(): Promise<void> }> {
-  const { connection } = options;
-  const queue = reclaimQueue(connection);
+  const { connection, queue } = options;
   const processBatch = createReclaimProcessor({
     db: options.db,
     github: options.github,
@@ -65,12 +67,11 @@ export async function startReclaimWorker(options: ReclaimWorkerOptions): Promise
   return {
     async close() {
       await worker.close();
-      await queue.close();
     },
   };
 }
 
-async function scheduleRefresh(options: ReclaimWorkerOptions, queue: ReturnType<typeof reclaimQueue>): Promise<{ jobId: string; outcome: string }> {
+async function scheduleRefresh(options: ReclaimWorkerOptions, queue: Queue<ClaimJobData>): Promise<{ jobId: string; outcome: string }> {
   if (await hasUnfinishedRefresh(options.db)) return { jobId: REFRESH, outcome: 'previous refresh still running' };
   const { job } = await createJob(options.db, {
     kind: 'reclaim_batch',
